@@ -122,3 +122,63 @@ export interface ResolvedLocation {
   lon?: number;
   accuracyM?: number;
 }
+
+/** Stable key of a serving cell, used for per-tower throttles and grouping: `mcc-mnc-lac-cid`. */
+export function cellKey(cell: ServingCell): string {
+  return `${cell.mcc}-${cell.mnc}-${cell.lac}-${cell.cid}`;
+}
+
+// ── Firmware rollout state of one device (persisted by the store, transformed by the core) ──
+
+/** The failure-policy state machine's states. */
+export type FirmwarePhase = 'idle' | 'in-flight' | 'retrying' | 'cooling-down' | 'quarantined';
+
+export interface InFlightStep {
+  id: string;
+  rollout: string;
+  component: string;
+  from: string;
+  to: string;
+  /** cellKey of the serving cell when the step was handed out; null when unknown. */
+  cell: string | null;
+  /** Epoch milliseconds. */
+  issuedAt: number;
+}
+
+export interface DeviceFirmwareState {
+  phase: FirmwarePhase;
+  /** The rollout the device is following, if any. */
+  rollout: string | null;
+  /** Set while phase is `in-flight`. */
+  step: InFlightStep | null;
+  /** Failed attempts in the current cycle. */
+  failuresInCycle: number;
+  /** 1-based number of the current cycle. */
+  cycle: number;
+  /** Epoch ms before which no new step is handed out (retry spacing, cool-down). */
+  nextAttemptAt: number | null;
+  lastError: string | null;
+}
+
+export const INITIAL_FIRMWARE_STATE: DeviceFirmwareState = {
+  phase: 'idle',
+  rollout: null,
+  step: null,
+  failuresInCycle: 0,
+  cycle: 1,
+  nextAttemptAt: null,
+  lastError: null,
+};
+
+/** Steps of one rollout in flight right now, counted across all engine processes. */
+export interface InFlightCounts {
+  total: number;
+  perCell: ReadonlyMap<string, number>;
+}
+
+/** Finished steps of one wave of a rollout: the input of the automatic pause. */
+export interface WaveProgress {
+  wave: string;
+  succeeded: number;
+  failed: number;
+}
