@@ -1,0 +1,17 @@
+// The store's public face: PostgreSQL (embedded or DATABASE_URL), migrations, the fleet store.
+export { FleetStore } from './store.ts';
+export type {
+  CheckInContext,
+  CheckInRecord,
+  DeviceFilter,
+  FirmwareEventRecord,
+  NewDevice,
+  OpenStoreOptions,
+  RolloutRuntimeState,
+} from './store.ts';
+export type { CommandRow, CommandStatus, DeviceRow, FirmwareEventRow, OperatorRole, OperatorTokenRow, RevisionRow } from './entities.ts';
+export { startEmbeddedPostgres, freePort } from './embedded-postgres.ts';
+export type { EmbeddedPostgresOptions, RunningPostgres } from './embedded-postgres.ts';
+export { StoreError, DatabaseUnavailableError, DeviceExistsError, isConnectionFailure } from './errors.ts';
+export { ADVISORY_LOCK_GIT_FOLLOWER, REVISION_CHANNEL, RevisionChannel } from './notify.ts';
+export type { RevisionChannelOptions } from './notify.ts';
