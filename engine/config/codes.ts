@@ -1,0 +1,41 @@
+// The stable issue codes of config validation. Tests and CI annotations key on them; docs/config.md lists them.
+
+export const ISSUE_CODES = {
+  // files
+  'binary-file': 'A file in a resource folder is not UTF-8 text (NUL bytes or invalid UTF-8).',
+  'file-too-large': 'A file in a resource folder is larger than the size limit (1 MiB by default).',
+  symlink: 'A symbolic link in a resource folder; resources must be regular files.',
+  'non-yaml-file': 'A file in a resource folder that is not .yaml/.yml (README.md and dotfiles are allowed).',
+  'yaml-syntax': 'The YAML does not parse (also duplicate keys and alias bombs).',
+  // documents
+  'not-a-resource': 'A document that is not a mapping with apiVersion, kind, metadata and spec.',
+  'unknown-api-version': 'apiVersion is not fleetform/v1.',
+  'unknown-kind': 'kind is not one of the resource kinds.',
+  schema: 'The document violates its kind\'s JSON Schema (schemas/<kind>.schema.json).',
+  'invalid-semver': 'A version that is not semver (e.g. 2.3.1).',
+  'invalid-range': 'A semver range that does not parse (e.g. ">=1.4 <2").',
+  'invalid-sha256': 'An artifact sha256 that is not 64 lowercase hex digits.',
+  'invalid-timezone': 'A site timezone that is not an IANA timezone.',
+  'invalid-config-schema': 'A profile configSchema that is not a valid JSON Schema.',
+  'config-schema-violation': 'Profile defaults that do not satisfy the profile\'s own configSchema.',
+  // cross references
+  'duplicate-name': 'Two resources of one kind (or two bundles of one matrix) share a name.',
+  'duplicate-matrix': 'Two compatibility matrices for one hardware model.',
+  'duplicate-release': 'Two releases of the same hardware, component and version.',
+  'dangling-reference': 'A reference to a resource that does not exist (tenant, profile, site, group, matrix, wave, hardware).',
+  'unknown-component': 'A component that the hardware\'s matrix does not declare.',
+  'component-mismatch': 'A bundle, transitional combination or profile whose components differ from the matrix\'s.',
+  'unknown-release': 'A bundle, transitional combination or rollout target naming a release that does not exist.',
+  'unknown-bundle': 'A rollout target naming a bundle that no matrix of the selected hardware declares.',
+  'invalid-waves': 'Rollout waves whose percentages decrease, or duplicate wave names.',
+  'strategy-mismatch': 'Bundles declared on a constraints matrix, or requires on a release whose matrix uses bundles.',
+  // secrets
+  'plaintext-secret': 'A secret (Wi-Fi password, webhook secret, x-secret config field) written as plaintext.',
+  'invalid-secret': 'An encrypted secret that is not armored age ciphertext.',
+  'secret-decrypt-failed': 'An encrypted secret that the given age identity cannot decrypt.',
+  'secret-unresolved': 'A secretRef the engine could not resolve (missing environment variable or file).',
+  // plug-ins
+  'check-failed': 'A plug-in SnapshotCheck threw; the revision is rejected rather than half-checked.',
+} as const;
+
+export type IssueCode = keyof typeof ISSUE_CODES;
