@@ -1,9 +1,10 @@
 // A config tree read from a working directory or a git revision: only the resource folders, symlinks never followed.
-import * as fs from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import git from 'isomorphic-git';
 import { RESOURCE_FOLDERS, type SourceFile, type SourceTree } from '../model/index.ts';
+import { readPassFs, type ObjectFs } from './object-fs.ts';
 import { locateRepository, type RepositoryLocation } from './repository.ts';
 import { commitInfo, readRevisionCommit, type GitCache } from './revisions.ts';
 
@@ -88,16 +89,19 @@ interface BlobRef {
 
 class TreeReader {
   private readonly trees = new Map<string, Promise<TreeEntry[]>>();
+  private readonly fs: ObjectFs;
 
   constructor(
     private readonly repo: RepositoryLocation,
     private readonly cache: GitCache,
-  ) {}
+  ) {
+    this.fs = readPassFs(repo.gitdir);
+  }
 
   entries(oid: string): Promise<TreeEntry[]> {
     let entries = this.trees.get(oid);
     if (!entries) {
-      entries = git.readTree({ fs, gitdir: this.repo.gitdir, oid, cache: this.cache }).then((result) => result.tree);
+      entries = git.readTree({ fs: this.fs, gitdir: this.repo.gitdir, oid, cache: this.cache }).then((result) => result.tree);
       this.trees.set(oid, entries);
     }
     return entries;
@@ -129,8 +133,16 @@ class TreeReader {
     );
   }
 
+  /**
+   * A blob's content. Loose objects are asked for still deflated and inflated with node's native zlib,
+   * several times faster than isomorphic-git's pure-JS inflate; packed objects come back inflated.
+   */
   async blob(oid: string): Promise<Uint8Array> {
-    return (await git.readBlob({ fs, gitdir: this.repo.gitdir, oid, cache: this.cache })).blob;
+    const result = await git.readObject({ fs: this.fs, gitdir: this.repo.gitdir, oid, cache: this.cache, format: 'deflated' });
+    if (result.format === 'content') return result.object as Uint8Array;
+    const wrapped = inflateSync(result.object as Uint8Array);
+    const header = wrapped.indexOf(0); // "blob <size>\0<content>"
+    return new Uint8Array(wrapped.buffer, wrapped.byteOffset + header + 1, wrapped.byteLength - header - 1);
   }
 }
 
@@ -149,6 +161,22 @@ export interface ReadRevisionTreeOptions {
 export async function readRevisionTree({ dir, ref, cache = {} }: ReadRevisionTreeOptions): Promise<SourceTree> {
   const repo = await locateRepository(dir);
   const commit = await readRevisionCommit(repo, ref, cache);
+  try {
+    return await readCommitTree(repo, commit, cache);
+  } catch (error) {
+    // A `git gc` that ran during the read moved objects into a new pack: read once more with fresh listings.
+    if (typeof error === 'object' && error !== null && 'code' in error && error.code === 'NotFoundError') {
+      return readCommitTree(repo, commit, cache);
+    }
+    throw error;
+  }
+}
+
+async function readCommitTree(
+  repo: RepositoryLocation,
+  commit: Awaited<ReturnType<typeof readRevisionCommit>>,
+  cache: GitCache,
+): Promise<SourceTree> {
   const reader = new TreeReader(repo, cache);
   const symlinks: SourceFile[] = [];
   const blobs: BlobRef[] = [];
