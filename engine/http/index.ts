@@ -1,0 +1,5 @@
+// The HTTP adapter's public face: the Koa app over an EngineApi.
+export { createHttpApp } from './app.ts';
+export type { EngineApi, HttpAppOptions, BearerToken, DeviceListQuery, OperatorTokenRequest } from './app.ts';
+export type { DeviceRegistration, CommandRequest } from './validation.ts';
+export { HttpError, PayloadTooLargeError, MalformedBodyError, InvalidBodyError } from './errors.ts';

@@ -1,0 +1,7 @@
+// The running engine's public face.
+export { Engine } from './engine.ts';
+export type { EngineOptions } from './engine.ts';
+export type { CheckInObserver } from './checkin.ts';
+export type { ActiveRevision } from './revisions.ts';
+export { generateToken, hashToken } from './tokens.ts';
+export * from './errors.ts';
