@@ -139,7 +139,10 @@ class TreeReader {
    */
   async blob(oid: string): Promise<Uint8Array> {
     const result = await git.readObject({ fs: this.fs, gitdir: this.repo.gitdir, oid, cache: this.cache, format: 'deflated' });
-    if (result.format === 'content') return result.object as Uint8Array;
+    if (result.format === 'content') {
+      const object = result.object as Uint8Array; // a Buffer: hand out a plain Uint8Array, as loose reads do
+      return new Uint8Array(object.buffer, object.byteOffset, object.byteLength);
+    }
     const wrapped = inflateSync(result.object as Uint8Array);
     const header = wrapped.indexOf(0); // "blob <size>\0<content>"
     return new Uint8Array(wrapped.buffer, wrapped.byteOffset + header + 1, wrapped.byteLength - header - 1);
