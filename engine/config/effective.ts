@@ -1,6 +1,6 @@
 // The effective config of one device, and its stable hash. Secrets are resolved here and nowhere else.
 import { createHash } from 'node:crypto';
-import type { DeviceIdentity, JsonObject, JsonValue, Snapshot, WifiNetwork } from '../model/index.ts';
+import type { DeviceIdentity, DeviceProfile, JsonObject, JsonValue, Snapshot, WifiNetwork } from '../model/index.ts';
 import { groupsForDevice } from './selector.ts';
 import { isSecretValue, type SecretVault } from './secrets.ts';
 
@@ -53,6 +53,14 @@ function wifiConfig(networks: readonly WifiNetwork[]): JsonValue[] {
   });
 }
 
+/** Least privilege: a profile whose configSchema has no `wifi` field (a beacon) never receives Wi-Fi credentials. */
+function receivesWifi(profile: DeviceProfile): boolean {
+  const schema = profile.spec.configSchema;
+  if (!schema) return true;
+  const properties = schema.properties;
+  return typeof properties === 'object' && properties !== null && !Array.isArray(properties) && 'wifi' in properties;
+}
+
 function mapSecrets(value: JsonValue, replace: (secret: Parameters<SecretVault['reveal']>[0]) => string): JsonValue {
   if (value === null || typeof value !== 'object') return value;
   if (isSecretValue(value)) return replace(value);
@@ -79,7 +87,7 @@ export function effectiveConfig(
 
   let merged: JsonObject = mergeConfig({}, profile.spec.defaults ?? {});
   const siteLayer: JsonObject = { ...(site.spec.config ?? {}) };
-  if (site.spec.wifi && site.spec.wifi.length > 0) siteLayer.wifi = wifiConfig(site.spec.wifi);
+  if (site.spec.wifi && site.spec.wifi.length > 0 && receivesWifi(profile)) siteLayer.wifi = wifiConfig(site.spec.wifi);
   merged = mergeConfig(merged, siteLayer);
   for (const group of groupsForDevice(snapshot, device)) {
     if (group.spec.config) merged = mergeConfig(merged, group.spec.config);

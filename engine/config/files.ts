@@ -10,7 +10,7 @@ export interface ResourceFile {
 }
 
 function inResourceFolder(path: string): boolean {
-  return RESOURCE_FOLDERS.some((folder) => path.startsWith(folder + '/'));
+  return RESOURCE_FOLDERS.some((folder) => path === folder || path.startsWith(folder + '/'));
 }
 
 function isYaml(path: string): boolean {

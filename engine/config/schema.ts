@@ -38,7 +38,8 @@ const schemas: Record<ResourceKind, object> = {
 
 // The schema files carry no $id: they are keyed by file name so that relative $refs
 // (`common.schema.json#/$defs/…`) resolve the same way here and in editors.
-const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
+// strictSchema catches unknown keywords in our schemas; strictTypes/strictRequired would reject the plain if/then branches.
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, strictRequired: false, verbose: true });
 ajv.addSchema(common, 'common.schema.json');
 const validators = new Map<ResourceKind, ValidateFunction>();
 for (const [kind, schema] of Object.entries(schemas) as [ResourceKind, object][]) {
