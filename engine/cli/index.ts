@@ -1,12 +1,16 @@
 // The fleetform command line. Each command lives in its own module and registers itself here.
 import { Command, CommanderError } from 'commander';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
+import { registerServe } from './serve.ts';
+import { registerDevices } from './devices.ts';
 
 export type { CliContext, CommandRegistrar } from './context.ts';
 export { UsageError } from './context.ts';
 
 const registrars: CommandRegistrar[] = [
   // one line per command module
+  registerServe,
+  registerDevices,
 ];
 
 export function buildProgram(ctx: CliContext): Command {

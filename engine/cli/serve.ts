@@ -1,0 +1,65 @@
+// `fleetform serve`: the engine, following the tracked branch of the config repo.
+import { Option } from 'commander';
+import type { CommandRegistrar } from './context.ts';
+import { UsageError } from './context.ts';
+
+interface ServeFlags {
+  repo?: string;
+  branch: string;
+  port: string;
+  dataDir: string;
+  ageIdentity?: string;
+}
+
+export const registerServe: CommandRegistrar = (program, ctx) => {
+  program
+    .command('serve')
+    .description('Run the engine: follow the branch, answer device check-ins, serve the operator API')
+    .option('--repo <dir>', 'config repository (default: the git repository of the current directory)')
+    .option('--branch <name>', 'branch to follow', 'main')
+    .addOption(new Option('--port <port>', 'HTTP port').default('8080').env('PORT'))
+    .option('--data-dir <dir>', 'data directory (embedded PostgreSQL, admin token)', '.fleetform')
+    .option('--age-identity <file>', 'age identity file that decrypts secrets in git')
+    .action(async (flags: ServeFlags) => {
+      const port = Number(flags.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: not a port: ${flags.port}`);
+      // Lazy: the composition root imports the CLI; importing it back at load time would be a cycle.
+      const { startServe } = await import('../main.ts');
+      const { locateRepository } = await import('../git/index.ts');
+      const repoDir = flags.repo ?? (await findRepository(ctx.cwd, locateRepository));
+      const running = await startServe({
+        repoDir,
+        branch: flags.branch,
+        port,
+        dataDir: flags.dataDir,
+        ...(flags.ageIdentity ? { ageIdentityFile: flags.ageIdentity } : {}),
+        env: ctx.env,
+        cwd: ctx.cwd,
+        announce: (text) => ctx.stdout(text),
+      });
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void running.stop().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+};
+
+/** The repository the command is started in: the nearest parent with a .git. */
+async function findRepository(cwd: string, locate: (dir: string) => Promise<{ dir: string }>): Promise<string> {
+  const { dirname } = await import('node:path');
+  let dir = cwd;
+  for (;;) {
+    try {
+      return (await locate(dir)).dir;
+    } catch {
+      const parent = dirname(dir);
+      if (parent === dir) throw new UsageError(`${cwd} is not inside a git repository; pass --repo`);
+      dir = parent;
+    }
+  }
+}
