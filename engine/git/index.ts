@@ -7,3 +7,5 @@ export { locateRepository } from './repository.ts';
 export type { RepositoryLocation } from './repository.ts';
 export { GitAdapterError, NotARepositoryError, UnknownRevisionError, NotACommitError } from './errors.ts';
 export type { GitErrorCode } from './errors.ts';
+export { watchBranch } from './watch.ts';
+export type { WatchBranchOptions, BranchWatcher } from './watch.ts';
