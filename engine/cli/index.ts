@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
 import { registerServe } from './serve.ts';
 import { registerDevices } from './devices.ts';
+import { registerValidate } from './validate.ts';
+import { registerSecret } from './secret.ts';
 
 export type { CliContext, CommandRegistrar } from './context.ts';
 export { UsageError } from './context.ts';
@@ -11,6 +13,8 @@ const registrars: CommandRegistrar[] = [
   // one line per command module
   registerServe,
   registerDevices,
+  registerValidate,
+  registerSecret,
 ];
 
 export function buildProgram(ctx: CliContext): Command {
