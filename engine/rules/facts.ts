@@ -35,8 +35,11 @@ export interface DeviceFactsInput {
   now: number;
 }
 
-/** What a device-scoped rule can reference. Absent values stay `undefined`, which no comparison matches. */
-export interface DeviceFacts {
+/**
+ * What a device-scoped rule can reference. Absent values stay `undefined`, which no comparison matches.
+ * A type alias, not an interface, so it is assignable to the rules' `Facts` record.
+ */
+export type DeviceFacts = {
   deviceId: string;
   device: { id: string; profile: string; site: string; labels: Labels };
   battery: number | undefined;
@@ -61,7 +64,7 @@ export interface DeviceFacts {
   site: string;
   labels: Labels;
   state: JsonObject;
-}
+};
 
 export type DeviceFactName = keyof DeviceFacts;
 
