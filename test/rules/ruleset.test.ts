@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import {
   buildRuleSet,
   deriveDeviceFacts,
@@ -8,8 +11,20 @@ import {
   OPERATORS,
   type DeviceFactsInput,
 } from '../../engine/rules/index.ts';
-import type { JsonValue, RuleCondition } from '../../engine/model/index.ts';
+import type { AlertRule, JsonValue, RuleCondition } from '../../engine/model/index.ts';
+import { checkRuleFacts } from '../../engine/rules/index.ts';
 import { alertRule, EXAMPLE_RULES } from './example-rules.ts';
+
+/** The repository's own rules/*.yaml, as shipped. */
+function repositoryRules(): AlertRule[] {
+  const dir = join(import.meta.dirname, '..', '..', 'rules');
+  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
+  return files.flatMap((file) =>
+    parseAllDocuments(readFileSync(join(dir, file), 'utf8'))
+      .map((doc) => doc.toJS() as AlertRule | null)
+      .filter((doc): doc is AlertRule => doc?.kind === 'AlertRule'),
+  );
+}
 
 const now = Date.parse('2026-11-22T08:00:00Z');
 function checkIn(overrides: Partial<DeviceFactsInput['telemetry']>, state: Record<string, JsonValue> = {}): DeviceFactsInput {
@@ -25,6 +40,8 @@ function checkIn(overrides: Partial<DeviceFactsInput['telemetry']>, state: Recor
   };
 }
 const ruleSet = buildRuleSet(EXAMPLE_RULES);
+const shipped = repositoryRules();
+const shippedSet = buildRuleSet(shipped);
 const holding = (input: DeviceFactsInput) =>
   evaluateDeviceRules(ruleSet, deriveDeviceFacts(input))
     .filter((e) => e.holds)
@@ -63,7 +80,12 @@ describe('evaluateDeviceRules', () => {
     );
   });
 
-  it('agrees with json-rules-engine on the example rules for random check-ins', async () => {
+  it('the rules shipped in rules/ name only known facts and operators', () => {
+    expect(shipped.length).toBeGreaterThan(0);
+    expect(shipped.flatMap((rule) => checkRuleFacts(rule).map((i) => `${rule.metadata.name}: ${i.code} ${i.path}`))).toEqual([]);
+  });
+
+  it('agrees with json-rules-engine on the example and shipped rules for random check-ins', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -72,10 +94,11 @@ describe('evaluateDeviceRules', () => {
           temperatureC: fc.option(fc.integer({ min: -50, max: 90 }), { nil: undefined }),
           movement: fc.option(fc.boolean(), { nil: undefined }),
           lock: fc.boolean(),
-          mcu: fc.constantFrom('2.3.0', '2.3.1', '2.4.0'),
+          mcu: fc.constantFrom('2.2.0', '2.3.0', '2.3.1', '2.4.0'),
+          profile: fc.constantFrom('locator', 'beacon'),
           source: fc.constantFrom('gps', 'ble', 'cell', 'unknown') as fc.Arbitrary<'gps' | 'ble' | 'cell' | 'unknown'>,
           previousBattery: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
-          status: fc.constantFrom('converged', 'drifted', 'upgrading', 'pending') as fc.Arbitrary<'converged' | 'drifted' | 'upgrading' | 'pending'>,
+          status: fc.constantFrom('converged', 'drifted', 'upgrading', 'pending', 'offline') as fc.Arbitrary<'converged' | 'drifted' | 'upgrading' | 'pending' | 'offline'>,
           hash: fc.constantFrom('h1', 'h2'),
         }),
         async (r) => {
@@ -84,8 +107,10 @@ describe('evaluateDeviceRules', () => {
           input.location = { source: r.source };
           input.previous = { at: now - 7200_000, ...(r.previousBattery === undefined ? {} : { battery: r.previousBattery }) };
           input.status = r.status;
+          input.device = { ...input.device, profile: r.profile };
           const facts = deriveDeviceFacts(input);
           expect(evaluateDeviceRules(ruleSet, facts)).toEqual(await evaluateDeviceRulesReference(ruleSet, facts));
+          expect(evaluateDeviceRules(shippedSet, facts)).toEqual(await evaluateDeviceRulesReference(shippedSet, facts));
         },
       ),
       { numRuns: 300 },
