@@ -5,6 +5,7 @@ import { registerServe } from './serve.ts';
 import { registerDevices } from './devices.ts';
 import { registerValidate } from './validate.ts';
 import { registerSecret } from './secret.ts';
+import { registerCells } from './cells.ts';
 
 export type { CliContext, CommandRegistrar } from './context.ts';
 export { UsageError } from './context.ts';
@@ -15,6 +16,7 @@ const registrars: CommandRegistrar[] = [
   registerDevices,
   registerValidate,
   registerSecret,
+  registerCells,
 ];
 
 export function buildProgram(ctx: CliContext): Command {

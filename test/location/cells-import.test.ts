@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runProgram, type CliContext } from '../../engine/cli/index.ts';
+import type { CellTower } from '../../engine/model/index.ts';
+
+const csv = [
+  'radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal',
+  'LTE,262,1,4711,1,0,11.58,48.14,1500,12,1,1459814400,1700000000,0',
+  'LTE,262,1,4711,2,0,11.59,48.15,900,12,1,1459814400,1700000000,0',
+  'GSM,310,260,100,7,,-105.27,40.01,3000,3,1,1459814400,1459814400,-85',
+  'LTE,262,1,4711,3,0,11.59,not-a-lat,900,12,1,1459814400,1700000000,0',
+  'UMTS,262,2,10,4,0,11.6,48.2,2500,5,1,1459814400,1700000000,0',
+].join('\n');
+
+let dir: string | undefined;
+let server: Server | undefined;
+afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+  await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+  dir = undefined;
+  server = undefined;
+});
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  dir ??= await mkdtemp(join(tmpdir(), 'fleetform-cells-'));
+  await writeFile(join(dir, 'cells.csv'), csv);
+  let stdout = '';
+  let stderr = '';
+  const ctx: CliContext = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env, cwd: dir, exit: () => undefined };
+  const code = await runProgram(['node', 'fleetform', 'cells', 'import', 'cells.csv', ...args], ctx);
+  return { code, stdout, stderr };
+}
+
+describe('fleetform cells import', () => {
+  it('--dry-run reports the bad row as FILE:line and counts the good ones', async () => {
+    const { code, stdout, stderr } = await run(['--dry-run']);
+    expect(code).toBe(1);
+    expect(stderr).toBe('cells.csv:5: [invalid-number] lat "not-a-lat" is not a number\n');
+    expect(stdout).toContain('checked 4 towers');
+  });
+
+  it('sends the good rows of the chosen countries in batches to the engine', async () => {
+    const received: { auth: string | undefined; towers: CellTower[] }[] = [];
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        received.push({ auth: req.headers.authorization, towers: (JSON.parse(body) as { towers: CellTower[] }).towers });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
+    const address = server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const { code, stdout } = await run(['--mcc', '262', '--batch', '2', '--url', url], { FLEETFORM_TOKEN: 'op-token' });
+    expect(code).toBe(1); // the bad row still makes the exit code say so
+    expect(stdout).toContain('imported 3 towers in 2 batches, 1 skipped by --mcc, 1 bad rows');
+    expect(received.map((r) => r.towers.map((t) => t.cid))).toEqual([[1, 2], [4]]);
+    expect(received[0]!.auth).toBe('Bearer op-token');
+    expect(received[0]!.towers[0]).toEqual({ mcc: 262, mnc: 1, lac: 4711, cid: 1, lat: 48.14, lon: 11.58, rangeM: 1500 });
+  });
+
+  it('needs an operator token unless it only checks', async () => {
+    expect((await run([])).code).toBe(2);
+  });
+});
