@@ -75,10 +75,10 @@ describe('two engines on one database', () => {
     await eventually(() => other.engine.revisions.isLeader);
     const sha = await repo.commit({ 'firmware-manifests/tr-rollout.yaml': rolloutYaml({ target: 'app-3', maxInFlightPerCell: 3 }) }, 'Back to app-3');
     await eventually(() => other.engine.revisions.current?.sha === sha);
-    if (leader === first) first = await startTestEngine({ databaseUrl: db.url, repoDir: repo.dir });
-    else second = await startTestEngine({ databaseUrl: db.url, repoDir: repo.dir });
-    // The restarted engine resumes from the last applied revision.
-    const restarted = leader === first ? first : second;
+    const restarted = await startTestEngine({ databaseUrl: db.url, repoDir: repo.dir });
+    if (leader === first) first = restarted;
+    else second = restarted;
+    // The restarted engine resumes from the last applied revision, and does not take git over.
     await eventually(() => restarted.engine.revisions.current?.sha === sha);
     expect(restarted.engine.revisions.isLeader).toBe(false);
   });
