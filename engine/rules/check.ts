@@ -32,8 +32,8 @@ export interface RuleIssue {
 const OBJECT_FACTS: ReadonlySet<string> = new Set(['device', 'location', 'firmware', 'labels', 'state']);
 const NUMERIC_OPERATORS: ReadonlySet<string> = new Set(['lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive']);
 
-/** Names a fleet rule's dedupe key may use. */
-export const FLEET_TEMPLATE_NAMES: ReadonlySet<string> = new Set(['rule', 'groupBy', 'group', 'measure', 'site', 'cell', 'firmware', 'profile']);
+/** Names a fleet rule's dedupe key may use, besides the rule's own `groupBy` dimension (`{{site}}` when grouping by site). */
+export const FLEET_TEMPLATE_NAMES: ReadonlySet<string> = new Set(['rule', 'groupBy', 'group', 'measure']);
 
 export function checkRuleFacts(rule: AlertRule): RuleIssue[] {
   const issues: RuleIssue[] = [];
@@ -44,7 +44,10 @@ export function checkRuleFacts(rule: AlertRule): RuleIssue[] {
 
   if (spec.scope === 'fleet') {
     if (!spec.aggregate) add('missing-conditions', ['spec'], `fleet rule '${name}' has no aggregate`);
-    checkTemplate(spec.dedupeKey, FLEET_TEMPLATE_NAMES, add);
+    // {{cell}} on a rule grouped by site renders empty for every group: all sites would share one alert.
+    const names = new Set(FLEET_TEMPLATE_NAMES);
+    if (spec.aggregate) names.add(spec.aggregate.groupBy);
+    checkTemplate(spec.dedupeKey, names, add);
     return issues;
   }
   if (spec.conditions === undefined) {

@@ -60,3 +60,13 @@ describe('checkRuleFacts', () => {
     expect(checkRuleFacts(alertRule('f', { scope: 'fleet', severity: 'info' })).map((i) => i.code)).toEqual(['missing-conditions']);
   });
 });
+
+describe('checkRuleFacts on fleet rules', () => {
+  it('refuses a dedupe key naming another dimension than the rule groups by, which would merge every group into one alert', () => {
+    const bySite = (dedupeKey: string) =>
+      alertRule('f', { scope: 'fleet', severity: 'critical', aggregate: { groupBy: 'site', measure: 'offline', threshold: 0.3 }, dedupeKey });
+    expect(checkRuleFacts(bySite('{{site}}'))).toEqual([]);
+    expect(checkRuleFacts(bySite('{{rule}}/{{group}}'))).toEqual([]);
+    expect(checkRuleFacts(bySite('{{cell}}')).map((i) => [i.code, i.path])).toEqual([['unknown-fact', '/spec/dedupeKey']]);
+  });
+});
