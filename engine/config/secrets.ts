@@ -56,10 +56,15 @@ export class SecretVault {
     this.#values.set(secretKey(secret), plaintext);
   }
 
-  /** Used by compileSnapshot once all secrets are in: keys the config-hash digests with material no reader of git has. */
+  /**
+   * Used by compileSnapshot once all secrets are in: keys the config-hash digests with material no reader
+   * of git has — the engine's identity. Without one (references only), the secrets themselves key it.
+   * Never the ciphertexts: re-encrypting the same password must not change any config hash.
+   */
   seal(identity: string | undefined): void {
-    const hash = createHash('sha256').update('fleetform/config-hash\0').update(identity ?? '');
-    for (const key of [...this.#values.keys()].sort()) hash.update('\0' + key + '\0' + (this.#values.get(key) ?? ''));
+    const hash = createHash('sha256').update('fleetform/config-hash\0');
+    if (identity) hash.update(identity);
+    else for (const value of [...new Set(this.#values.values())].sort()) hash.update('\0' + value);
     this.#hashKey = hash.digest();
   }
 
