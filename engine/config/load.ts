@@ -113,8 +113,10 @@ function loadDocument(document: ParsedDocument, declared: Map<ResourceKind, Set<
   }
   if (issues.length > 0) return { issues };
   const plaintext = plaintextSecretIssues(kind, value, document);
-  issues.push(...plaintext, ...schemaIssues(kind, document, plaintext.map((issue) => issue.path)));
-  if (issues.length > 0) return { issues };
+  const schema = schemaIssues(kind, document, plaintext.map((issue) => issue.path));
+  issues.push(...plaintext, ...schema);
+  // A plaintext secret leaves the document well-formed otherwise: keep it, so its references are checked too.
+  if (schema.length > 0) return { issues };
   return {
     issues,
     resource: {
