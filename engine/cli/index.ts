@@ -6,6 +6,8 @@ import { registerDevices } from './devices.ts';
 import { registerValidate } from './validate.ts';
 import { registerSecret } from './secret.ts';
 import { registerCells } from './cells.ts';
+import { registerDiff } from './diff.ts';
+import { registerFmt } from './fmt.ts';
 
 export type { CliContext, CommandRegistrar } from './context.ts';
 export { UsageError } from './context.ts';
@@ -17,6 +19,8 @@ const registrars: CommandRegistrar[] = [
   registerValidate,
   registerSecret,
   registerCells,
+  registerDiff,
+  registerFmt,
 ];
 
 export function buildProgram(ctx: CliContext): Command {

@@ -1,0 +1,138 @@
+// `fleetform diff BASE HEAD`: what a change does — HEAD validated, the semantic diff (firmware first) and
+// the fleet impact from a fleet file. Exit 1 when HEAD is invalid, 3 when --fail-on trips.
+import { createReadStream } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import {
+  FleetFileError,
+  FleetFileReader,
+  parseFleetFile,
+  renderJson,
+  renderMarkdown,
+  renderText,
+  reviewChange,
+  reviewExitCode,
+  type FailOn,
+  type FirmwarePort,
+  type FleetDevice,
+  type Review,
+} from '../review/index.ts';
+import type { SourceTree } from '../model/index.ts';
+import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
+import { VALIDATE_CHECKS } from './validate.ts';
+
+const FORMATS = ['text', 'markdown', 'json'] as const;
+type Format = (typeof FORMATS)[number];
+const FAIL_ON = ['blocked', 'any'] as const;
+
+interface DiffFlags {
+  repo: string;
+  format: string;
+  fleet?: string;
+  databaseUrl?: string;
+  failOn?: string;
+  ageIdentity?: string;
+}
+
+async function readTrees(dir: string, base: string, head: string): Promise<[SourceTree, SourceTree]> {
+  const git = await import('../git/index.ts');
+  const cache = {};
+  try {
+    return [await git.readRevisionTree({ dir, ref: base, cache }), await git.readRevisionTree({ dir, ref: head, cache })];
+  } catch (error) {
+    if (error instanceof git.GitAdapterError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** JSON Lines are streamed line by line (a million devices need not sit in memory as one string). */
+export async function readFleetFile(file: string): Promise<FleetDevice[]> {
+  let first = '';
+  try {
+    const handle = await open(file, 'r');
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(64), 0, 64, 0);
+    await handle.close();
+    first = buffer.subarray(0, bytesRead).toString('utf8').trimStart();
+  } catch (error) {
+    throw new UsageError(`--fleet: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  try {
+    if (first.startsWith('[') || /^\{\s*"devices"/.test(first)) return parseFleetFile(await readFile(file, 'utf8'));
+    const reader = new FleetFileReader();
+    const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+    let line = 0;
+    for await (const text of lines) reader.addLine(text, ++line);
+    return reader.finish();
+  } catch (error) {
+    if (error instanceof FleetFileError) throw new UsageError(`--fleet ${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+async function firmwarePlanner(): Promise<FirmwarePort> {
+  const { firmwarePort } = await import('../review/firmware-port.ts');
+  return firmwarePort();
+}
+
+export function renderReview(review: Review, format: Format): string {
+  switch (format) {
+    case 'text':
+      return renderText(review);
+    case 'markdown':
+      return renderMarkdown(review);
+    case 'json':
+      return renderJson(review);
+  }
+}
+
+async function runDiff(base: string, head: string, flags: DiffFlags, ctx: CliContext): Promise<void> {
+  if (!(FORMATS as readonly string[]).includes(flags.format)) {
+    throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got '${flags.format}')`);
+  }
+  if (flags.failOn !== undefined && !(FAIL_ON as readonly string[]).includes(flags.failOn)) {
+    throw new UsageError(`--fail-on must be one of ${FAIL_ON.join(', ')} (got '${flags.failOn}')`);
+  }
+  const databaseUrl = flags.databaseUrl;
+  if (databaseUrl !== undefined) {
+    throw new UsageError('--database-url is not supported yet: export the fleet with the engine and pass --fleet FILE');
+  }
+  if (flags.failOn && !flags.fleet) throw new UsageError('--fail-on needs the fleet: pass --fleet FILE');
+  const dir = resolve(ctx.cwd, flags.repo);
+  const [baseTree, headTree] = await readTrees(dir, base, head);
+  const devices = flags.fleet ? await readFleetFile(resolve(ctx.cwd, flags.fleet)) : undefined;
+  const identityFile = flags.ageIdentity ?? ctx.env.FLEETFORM_AGE_IDENTITY_FILE;
+  let identity: string | undefined;
+  if (identityFile) {
+    try {
+      identity = await readFile(resolve(ctx.cwd, identityFile), 'utf8');
+    } catch (error) {
+      throw new UsageError(`--age-identity: cannot read ${identityFile}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const review = await reviewChange({
+    base: baseTree,
+    head: headTree,
+    ...(devices ? { devices, firmware: await firmwarePlanner() } : {}),
+    ...(identity ? { identity } : {}),
+    checks: VALIDATE_CHECKS,
+  });
+  ctx.stdout(renderReview(review, flags.format as Format));
+  ctx.exit(reviewExitCode(review, flags.failOn as FailOn | undefined));
+}
+
+export const registerDiff: CommandRegistrar = (program: Command, ctx: CliContext) => {
+  program
+    .command('diff')
+    .description('Semantic diff of two revisions with the fleet impact; exit 1 when HEAD is invalid, 3 when --fail-on trips')
+    .argument('<base>', 'base revision (branch, tag, sha; e.g. origin/main)')
+    .argument('[head]', 'head revision', 'HEAD')
+    .option('--repo <dir>', 'config repository root', '.')
+    .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'text')
+    .option('--fleet <file>', 'fleet file (JSON Lines or JSON: id, profile, site, labels, firmware) for the fleet impact')
+    .option('--database-url <url>', 'read the fleet from the engine database (not supported yet)')
+    .option('--fail-on <what>', 'exit 3 when any device is newly blocked (blocked) or affected at all (any)')
+    .option('--age-identity <file>', 'age identity: compare decrypted secrets (env FLEETFORM_AGE_IDENTITY_FILE)')
+    .action((base: string, head: string, flags: DiffFlags) => runDiff(base, head, flags, ctx));
+};

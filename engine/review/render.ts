@@ -1,0 +1,295 @@
+// A review as text (terminal), markdown (a pull-request comment) or JSON. Stable: the same review gives
+// the same bytes — no clocks, every list sorted.
+import { formatIssue, type JsonValue } from '../model/index.ts';
+import type { FleetImpact, FirmwarePathGroup, StateGroup } from './impact.ts';
+import type { Review, RevisionSummary } from './review.ts';
+import type { FieldChange, ResourceChange } from './semantic.ts';
+
+const FIRMWARE_KINDS = new Set(['FirmwareRelease', 'CompatibilityMatrix', 'Rollout']);
+const MAX_VALUE = 120;
+
+const number = (n: number): string => n.toLocaleString('en-US');
+const plural = (n: number, one: string, many = `${one}s`): string => `${number(n)} ${n === 1 ? one : many}`;
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
+function value(v: JsonValue | undefined): string {
+  const text = JSON.stringify(v) ?? 'undefined';
+  return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE - 1)}…` : text;
+}
+
+function short(revision: RevisionSummary): string {
+  return /^[0-9a-f]{40}$/.test(revision.revision) ? revision.revision.slice(0, 7) : revision.revision;
+}
+
+function fieldLine(field: FieldChange, code: (s: string) => string = (s) => s): string {
+  if (field.secret) return `${code(field.path)}: ${field.type === 'changed' ? 'changed' : field.type} (secret, value not shown)`;
+  switch (field.type) {
+    case 'added':
+      return `${code(field.path)}: added ${code(value(field.new))}`;
+    case 'removed':
+      return `${code(field.path)}: removed (was ${code(value(field.old))})`;
+    case 'changed':
+      return `${code(field.path)}: ${code(value(field.old))} → ${code(value(field.new))}`;
+  }
+}
+
+function pathLabel(path: FirmwarePathGroup): string {
+  return [path.from, ...path.via, path.to].join(' → ');
+}
+
+/** The one line at the top: how much of the fleet this change touches. */
+export function blastRadius(review: Review): string {
+  const impact = review.impact;
+  if (!review.headValid) return `HEAD is invalid (${plural(review.head.errors, 'error')}): the engine would reject this revision`;
+  if (!impact) {
+    const count = review.resources.length;
+    return `${plural(count, 'resource')} changed; fleet impact not computed (${review.impactNote ?? 'no fleet'})`;
+  }
+  const share = impact.devices === 0 ? 0 : (impact.affected / impact.devices) * 100;
+  const parts = [
+    `${number(impact.config.changed)} change config`,
+    `${number(impact.firmware.planChanged)} change firmware plan`,
+    `${number(sumDevices(impact.firmware.newlyBlocked))} newly blocked`,
+    `${number(sumDevices(impact.firmware.newlyOffMatrix))} newly off-matrix`,
+  ];
+  return `Blast radius: ${number(impact.affected)} of ${plural(impact.devices, 'device')} (${share.toFixed(1)}%) — ${parts.join(', ')}`;
+}
+
+function sumDevices(groups: readonly StateGroup[]): number {
+  return groups.reduce((sum, group) => sum + group.devices, 0);
+}
+
+function firmwareCount(review: Review): number {
+  const f = review.firmware;
+  return f.releases.length + f.bundles.length + f.requirements.length + f.rollouts.length;
+}
+
+function otherResources(review: Review): ResourceChange[] {
+  return review.resources.filter((change) => !FIRMWARE_KINDS.has(change.kind));
+}
+
+const SIGN = { added: '+', removed: '-', changed: '~' } as const;
+
+// ── text ──────────────────────────────────────────────────────────────────
+
+export function renderText(review: Review): string {
+  const out: string[] = [];
+  out.push(`fleetform diff ${short(review.base)}..${short(review.head)}`);
+  out.push(blastRadius(review));
+  if (review.headIssues.length > 0) {
+    out.push('', `HEAD issues (${review.headIssues.length}):`);
+    for (const issue of review.headIssues) out.push(`  ${formatIssue(issue)}`);
+  }
+  const f = review.firmware;
+  out.push('', `Firmware (${plural(firmwareCount(review), 'change')})`);
+  if (f.releases.length > 0) {
+    out.push('  Releases');
+    for (const r of f.releases) {
+      out.push(`    ${SIGN[r.type]} ${r.name}  ${r.hardware}/${r.component} ${r.version}  sha256 ${r.sha256.slice(0, 12)}…  ${formatBytes(r.size)}`);
+      for (const field of r.fields) out.push(`        ${fieldLine(field)}`);
+    }
+  }
+  if (f.bundles.length > 0) {
+    out.push('  Bundles');
+    for (const b of f.bundles) {
+      const components = Object.entries(b.components).map(([c, v]) => `${c} ${v}`).join(', ');
+      out.push(`    ${SIGN[b.type]} ${b.matrix}/${b.bundle} (${b.version}): ${components}`);
+      for (const field of b.fields) out.push(`        ${fieldLine(field)}`);
+    }
+  }
+  if (f.requirements.length > 0) {
+    out.push('  Requirements');
+    for (const r of f.requirements) {
+      out.push(`    ~ ${r.subject}`);
+      for (const field of r.fields) out.push(`        ${fieldLine(field)}`);
+    }
+  }
+  if (f.rollouts.length > 0) {
+    out.push('  Rollouts');
+    for (const r of f.rollouts) {
+      out.push(`    ${SIGN[r.type]} ${r.name} (target ${r.target}, active wave ${r.activeWave})`);
+      for (const field of r.fields) out.push(`        ${fieldLine(field)}`);
+    }
+  }
+  const others = otherResources(review);
+  out.push('', `Resources (${plural(others.length, 'change')})`);
+  for (const change of others) {
+    out.push(`  ${SIGN[change.type]} ${change.kind}/${change.name}  ${change.file}`);
+    for (const field of change.fields) out.push(`      ${fieldLine(field)}`);
+  }
+  out.push('');
+  if (review.impact) out.push(...impactText(review.impact));
+  else out.push(`Fleet impact: not computed — ${review.impactNote ?? 'no fleet'}`);
+  if (review.impact && review.impactNote) out.push(`  note: ${review.impactNote}`);
+  return out.join('\n') + '\n';
+}
+
+function impactText(impact: FleetImpact): string[] {
+  const out = [`Fleet impact (${plural(impact.devices, 'device')})`];
+  out.push(`  Config: ${plural(impact.config.changed, 'device')} change effective config${impact.config.orphaned ? ` (${number(impact.config.orphaned)} lose their profile or site)` : ''}`);
+  if (impact.config.changed > 0) {
+    out.push(`    by site: ${impact.config.bySite.map((c) => `${c.name} ${number(c.devices)}`).join(', ')}`);
+    out.push(`    by profile: ${impact.config.byProfile.map((c) => `${c.name} ${number(c.devices)}`).join(', ')}`);
+  }
+  out.push(`  Firmware: ${plural(impact.firmware.planChanged, 'device')} change plan${impact.firmware.stopped ? `, ${number(impact.firmware.stopped)} no longer upgrade` : ''}`);
+  for (const path of impact.firmware.paths) {
+    out.push(`    ${path.rollout}: ${pathLabel(path)}  ${plural(path.steps, 'step')}, ${formatBytes(path.bytes)} each, ${plural(path.devices, 'device')}`);
+  }
+  if (impact.firmware.waves.length > 0) {
+    out.push(`  Waves: ${impact.firmware.waves.map((w) => `${w.rollout}/${w.wave} ${number(w.devices)}${w.open ? ' (open)' : ''}`).join(', ')}`);
+  }
+  for (const [title, groups] of [
+    ['Newly blocked (no path)', impact.firmware.newlyBlocked],
+    ['Newly off-matrix', impact.firmware.newlyOffMatrix],
+  ] as const) {
+    if (groups.length === 0) continue;
+    out.push(`  ${title}: ${plural(sumDevices(groups), 'device')}`);
+    for (const g of groups) out.push(`    ${g.hardware} on ${g.firmware}${g.rollout ? ` (rollout ${g.rollout})` : ''}: ${plural(g.devices, 'device')}, e.g. ${g.examples.join(', ')}`);
+  }
+  out.push(`  At HEAD: ${number(impact.firmware.blockedAtHead)} blocked, ${number(impact.firmware.offMatrixAtHead)} off-matrix in total`);
+  return out;
+}
+
+// ── markdown ──────────────────────────────────────────────────────────────
+
+function code(text: string): string {
+  return '`' + text.replace(/`/g, "'") + '`';
+}
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
+function details(summary: string, body: string[]): string[] {
+  const lines = [...body];
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return ['<details>', `<summary>${summary}</summary>`, '', ...lines, '', '</details>', ''];
+}
+
+const WORD = { added: '**added**', removed: '**removed**', changed: '**changed**' } as const;
+
+export function renderMarkdown(review: Review): string {
+  const out: string[] = [];
+  const verdict = !review.headValid ? '❌' : review.impact && sumDevices(review.impact.firmware.newlyBlocked) > 0 ? '⚠️' : '✅';
+  out.push(`${verdict} **fleetform diff** ${code(short(review.base))} → ${code(short(review.head))}: ${blastRadius(review)}`, '');
+  if (review.headIssues.length > 0) {
+    out.push(
+      ...details(
+        `HEAD issues: ${plural(review.head.errors, 'error')}, ${plural(review.head.warnings, 'warning')}`,
+        review.headIssues.map((i) => `- ${code(`${i.file}:${i.line}:${i.column}`)} **${i.severity}** [${i.code}] ${cell(i.message)}`),
+      ),
+    );
+  }
+  const f = review.firmware;
+  const fw: string[] = [];
+  if (f.releases.length > 0) {
+    fw.push('**Releases**', '', '| change | release | component | version | sha256 | size |', '|---|---|---|---|---|---|');
+    for (const r of f.releases) {
+      fw.push(`| ${r.type} | ${cell(code(r.name))} | ${cell(`${r.hardware}/${r.component}`)} | ${cell(r.version)} | ${code(r.sha256.slice(0, 12) + '…')} | ${formatBytes(r.size)} |`);
+    }
+    fw.push('');
+    for (const r of f.releases.filter((r) => r.fields.length > 0)) {
+      fw.push(`${code(r.name)}:`, ...r.fields.map((field) => `- ${fieldLine(field, code)}`), '');
+    }
+  }
+  if (f.bundles.length > 0) {
+    fw.push('**Bundles**', '');
+    for (const b of f.bundles) {
+      const components = Object.entries(b.components).map(([c, v]) => `${c} ${v}`).join(', ');
+      fw.push(`- ${WORD[b.type]} ${code(`${b.matrix}/${b.bundle}`)} (${b.version}): ${components}`);
+      for (const field of b.fields) fw.push(`  - ${fieldLine(field, code)}`);
+    }
+    fw.push('');
+  }
+  if (f.requirements.length > 0) {
+    fw.push('**Requirements**', '');
+    for (const r of f.requirements) {
+      fw.push(`- ${code(r.subject)}`);
+      for (const field of r.fields) fw.push(`  - ${fieldLine(field, code)}`);
+    }
+    fw.push('');
+  }
+  if (f.rollouts.length > 0) {
+    fw.push('**Rollouts**', '');
+    for (const r of f.rollouts) {
+      fw.push(`- ${WORD[r.type]} ${code(r.name)} — target ${r.target}, active wave ${r.activeWave}`);
+      for (const field of r.fields) fw.push(`  - ${fieldLine(field, code)}`);
+    }
+    fw.push('');
+  }
+  if (fw.length === 0) fw.push('No firmware changes.');
+  out.push(...details(`Firmware: ${plural(firmwareCount(review), 'change')}`, fw));
+
+  const others = otherResources(review);
+  const res: string[] = [];
+  for (const change of others) {
+    res.push(`- ${WORD[change.type]} ${code(`${change.kind}/${change.name}`)} in ${code(change.file)}`);
+    for (const field of change.fields) res.push(`  - ${fieldLine(field, code)}`);
+  }
+  if (res.length === 0) res.push('No other resource changes.');
+  out.push(...details(`Resources: ${plural(others.length, 'change')}`, res));
+
+  if (review.impact) out.push(...impactMarkdown(review.impact, review.impactNote));
+  else out.push(`Fleet impact not computed: ${review.impactNote ?? 'no fleet'}.`, '');
+  return out.join('\n').replace(/\n+$/, '\n');
+}
+
+function impactMarkdown(impact: FleetImpact, note: string | null): string[] {
+  const out: string[] = [];
+  const cfg: string[] = [];
+  if (impact.config.changed === 0) cfg.push('No device changes effective config.');
+  else {
+    cfg.push('| site | devices |', '|---|---:|', ...impact.config.bySite.map((c) => `| ${cell(c.name)} | ${number(c.devices)} |`), '');
+    cfg.push('| profile | devices |', '|---|---:|', ...impact.config.byProfile.map((c) => `| ${cell(c.name)} | ${number(c.devices)} |`));
+    if (impact.config.orphaned > 0) cfg.push('', `${plural(impact.config.orphaned, 'device')} lose their profile or site.`);
+  }
+  out.push(...details(`Config: ${plural(impact.config.changed, 'device')} change effective config`, cfg));
+
+  const fw: string[] = [];
+  if (impact.firmware.paths.length > 0) {
+    fw.push('| rollout | path | steps | download each | devices |', '|---|---|---:|---:|---:|');
+    for (const p of impact.firmware.paths) {
+      fw.push(`| ${cell(p.rollout)} | ${cell(pathLabel(p))} | ${p.steps} | ${formatBytes(p.bytes)} | ${number(p.devices)} |`);
+    }
+    fw.push('');
+  }
+  if (impact.firmware.waves.length > 0) {
+    fw.push('| rollout | wave | devices | open now |', '|---|---|---:|---|');
+    for (const w of impact.firmware.waves) fw.push(`| ${cell(w.rollout)} | ${cell(w.wave)} | ${number(w.devices)} | ${w.open ? 'yes' : 'no'} |`);
+    fw.push('');
+  }
+  if (impact.firmware.stopped > 0) fw.push(`${plural(impact.firmware.stopped, 'device')} no longer upgrade.`, '');
+  if (fw.length === 0) fw.push('No device changes firmware plan.');
+  out.push(...details(`Firmware: ${plural(impact.firmware.planChanged, 'device')} change plan`, fw));
+
+  for (const [title, groups] of [
+    ['Newly blocked (no path to the target)', impact.firmware.newlyBlocked],
+    ['Newly off-matrix (running a combination that is no longer known-good)', impact.firmware.newlyOffMatrix],
+  ] as const) {
+    if (groups.length === 0) continue;
+    const body = ['| hardware | reported firmware | rollout | devices | e.g. |', '|---|---|---|---:|---|'];
+    for (const g of groups) {
+      body.push(`| ${cell(g.hardware)} | ${cell(g.firmware)} | ${cell(g.rollout ?? '')} | ${number(g.devices)} | ${cell(g.examples.join(', '))} |`);
+    }
+    out.push(...details(`${title}: ${plural(sumDevices(groups), 'device')}`, body));
+  }
+  out.push(`At HEAD: ${number(impact.firmware.blockedAtHead)} blocked, ${number(impact.firmware.offMatrixAtHead)} off-matrix in total.${note ? ` Note: ${note}.` : ''}`, '');
+  return out;
+}
+
+// ── json ──────────────────────────────────────────────────────────────────
+
+export function renderJson(review: Review): string {
+  return JSON.stringify({ summary: blastRadius(review), ...review }, null, 2) + '\n';
+}
