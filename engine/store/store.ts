@@ -109,8 +109,19 @@ export interface RolloutRuntimeState {
   waves: WaveProgress[];
 }
 
+const MAX_CONCURRENT_FLUSHES = 2;
+
 /** The slot scope of a rollout's total count. */
 const TOTAL_SCOPE = '*';
+
+/** The slice of a pg client and of Knex's pool the hot path uses. */
+interface PgConnection {
+  query<T>(config: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: T[] }>;
+}
+interface KnexPool {
+  acquireConnection(): Promise<PgConnection>;
+  releaseConnection(connection: PgConnection): Promise<void>;
+}
 
 function toDate(value: unknown): Date | null {
   if (value === null || value === undefined) return null;
@@ -125,7 +136,8 @@ interface PendingWrite {
 
 export class FleetStore {
   private queue: PendingWrite[] = [];
-  private flushing = false;
+  /** Batches being written now; two may overlap so one's commit round trips hide behind the other's work. */
+  private flushing = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
@@ -173,6 +185,32 @@ export class FleetStore {
     } catch (error) {
       throw translateStoreError(error);
     }
+  }
+
+  /**
+   * The hot path: a connection from the ORM's pool, used directly with named (prepared)
+   * statements — no query building, and PostgreSQL plans each statement once per connection.
+   * Measured: about twice the check-in throughput of going through Knex's raw().
+   */
+  private async withConnection<T>(work: (connection: PgConnection) => Promise<T>): Promise<T> {
+    const client = this.knex.client as unknown as KnexPool;
+    let connection: PgConnection;
+    try {
+      connection = await client.acquireConnection();
+    } catch (error) {
+      throw translateStoreError(error);
+    }
+    try {
+      return await work(connection);
+    } catch (error) {
+      throw translateStoreError(error);
+    } finally {
+      await client.releaseConnection(connection);
+    }
+  }
+
+  private async hot<T>(name: string, text: string, values: readonly unknown[]): Promise<T[]> {
+    return this.withConnection(async (connection) => (await connection.query<T>({ name, text, values: [...values] })).rows);
   }
 
   async close(): Promise<void> {
@@ -326,12 +364,13 @@ export class FleetStore {
 
   /** The check-in read: device, token hash, firmware state and undelivered/unanswered commands. */
   async loadCheckInContext(id: string): Promise<CheckInContext | null> {
-    const rows = await this.sql<Record<string, unknown>>(
+    const rows = await this.hot<Record<string, unknown>>(
+      'fleetform_check_in_context',
       `select d.id, d.tenant, d.profile, d.site, d.labels, d.config_override, d.token_hash,
               d.token_revoked_at is not null as token_revoked, d.firmware_state, d.last_check_in_at,
               coalesce((select json_agg(json_build_object('id', c.id, 'type', c.type, 'params', c.params) order by c.created_at)
                         from command c where c.device_id = d.id and c.status in ('queued', 'delivered')), '[]'::json) as commands
-       from device d where d.id = ?`,
+       from device d where d.id = $1`,
       [id],
     );
     const row = rows[0];
@@ -366,12 +405,13 @@ export class FleetStore {
     maxInFlightPerCell: number | null;
   }): Promise<boolean> {
     const take = async (scope: string, max: number | null): Promise<boolean> => {
-      const rows = await this.sql(
-        `insert into throttle_slot (rollout, scope, in_flight) select ?, ?, 1 where ?::int is null or ?::int >= 1
+      const rows = await this.hot(
+        'fleetform_take_slot',
+        `insert into throttle_slot (rollout, scope, in_flight) select $1, $2, 1 where $3::int is null or $3::int >= 1
          on conflict (rollout, scope) do update set in_flight = throttle_slot.in_flight + 1
-         where ?::int is null or throttle_slot.in_flight < ?::int
+         where $3::int is null or throttle_slot.in_flight < $3::int
          returning in_flight`,
-        [slot.rollout, scope, max, max, max, max],
+        [slot.rollout, scope, max],
       );
       return rows.length > 0;
     };
@@ -383,7 +423,7 @@ export class FleetStore {
     return true;
   }
 
-  async releaseSlots(slots: readonly { rollout: string; cell: string | null }[], trx?: Knex.Transaction): Promise<void> {
+  async releaseSlots(slots: readonly { rollout: string; cell: string | null }[], connection?: PgConnection): Promise<void> {
     const counts = new Map<string, { rollout: string; scope: string; n: number }>();
     for (const slot of slots) {
       for (const scope of slot.cell === null ? [TOTAL_SCOPE] : [TOTAL_SCOPE, slot.cell]) {
@@ -394,12 +434,17 @@ export class FleetStore {
       }
     }
     if (counts.size === 0) return;
-    const query = `update throttle_slot t set in_flight = greatest(t.in_flight - v.n, 0)
-       from jsonb_to_recordset(?::jsonb) as v(rollout text, scope text, n int)
-       where t.rollout = v.rollout and t.scope = v.scope`;
-    const bindings = [JSON.stringify([...counts.values()])];
-    if (trx) await trx.raw(query, bindings);
-    else await this.sql(query, bindings);
+    // Sorted: concurrent batches lock slot rows in one order, so they cannot deadlock.
+    const rows = [...counts.values()].sort((x, y) => x.rollout.localeCompare(y.rollout) || x.scope.localeCompare(y.scope));
+    const query = {
+      name: 'fleetform_release_slots',
+      text: `update throttle_slot t set in_flight = greatest(t.in_flight - v.n, 0)
+       from (select * from jsonb_to_recordset($1::jsonb) as x(rollout text, scope text, n int) order by rollout, scope) as v
+       where t.rollout = v.rollout and t.scope = v.scope`,
+      values: [JSON.stringify(rows)],
+    };
+    if (connection) await connection.query(query);
+    else await this.withConnection((c) => c.query(query));
   }
 
   /** In-flight counts per rollout: total and per cell. */
@@ -427,7 +472,7 @@ export class FleetStore {
     return new Promise((resolve, reject) => {
       this.queue.push({ record, resolve, reject });
       if (this.queue.length >= this.batchSize) this.kick();
-      else if (!this.timer && !this.flushing) this.timer = setTimeout(() => this.kick(), this.batchDelayMs);
+      else if (!this.timer && this.flushing < MAX_CONCURRENT_FLUSHES) this.timer = setTimeout(() => this.kick(), this.batchDelayMs);
     });
   }
 
@@ -436,8 +481,8 @@ export class FleetStore {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.flushing || this.queue.length === 0) return;
-    this.flushing = true;
+    if (this.flushing >= MAX_CONCURRENT_FLUSHES || this.queue.length === 0) return;
+    this.flushing += 1;
     const batch = this.queue.splice(0, this.batchSize);
     this.writeBatch(batch.map((p) => p.record))
       .then(
@@ -448,14 +493,14 @@ export class FleetStore {
         },
       )
       .finally(() => {
-        this.flushing = false;
+        this.flushing -= 1;
         if (this.queue.length > 0) this.kick();
       });
   }
 
   private async flushAll(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing) {
-      if (!this.flushing) this.kick();
+    while (this.queue.length > 0 || this.flushing > 0) {
+      this.kick();
       await new Promise((r) => setTimeout(r, 1));
     }
   }
@@ -464,128 +509,145 @@ export class FleetStore {
     // Two check-ins of one device in a batch: the device row takes the later one.
     const latest = new Map<string, CheckInRecord>();
     for (const record of records) latest.set(record.deviceId, record);
-    await this.knex.transaction(async (trx) => {
-      await trx.raw(
-        `insert into check_in (device_id, received_at, revision, reported, telemetry, battery, cell)
-         select device_id, received_at, revision, reported, telemetry, battery, cell
-         from jsonb_to_recordset(?::jsonb) as v(device_id text, received_at timestamptz, revision text,
-           reported jsonb, telemetry jsonb, battery real, cell text)`,
-        [
-          JSON.stringify(
-            records.map((r) => ({
-              device_id: r.deviceId,
-              received_at: r.receivedAt,
-              revision: r.revision,
-              reported: r.reported,
-              telemetry: r.telemetry,
-              battery: r.battery,
-              cell: r.cell,
-            })),
-          ),
-        ],
-      );
-      await trx.raw(
-        `update device d set status = v.status, reported_firmware = v.reported_firmware,
-           reported_config_hash = v.reported_config_hash, reported_state = coalesce(v.reported_state, d.reported_state),
-           desired_config_hash = v.desired_config_hash, firmware_state = v.firmware_state,
-           in_flight_step = v.firmware_state->'step'->>'id', in_flight_rollout = v.firmware_state->'step'->>'rollout',
-           last_revision = v.revision, last_check_in_at = v.received_at, last_cell = coalesce(v.cell, d.last_cell),
-           last_location = coalesce(v.location, d.last_location), last_uptime_ms = coalesce(v.uptime_ms, d.last_uptime_ms),
-           next_expected_at = v.next_expected_at, offline_after_at = v.offline_after_at
-         from jsonb_to_recordset(?::jsonb) as v(id text, status text, reported_firmware jsonb, reported_config_hash text,
-           reported_state jsonb, desired_config_hash text, firmware_state jsonb, revision text, received_at timestamptz,
-           cell text, location jsonb, uptime_ms bigint, next_expected_at timestamptz, offline_after_at timestamptz)
-         where d.id = v.id`,
-        [
-          JSON.stringify(
-            [...latest.values()].map((r) => ({
-              id: r.deviceId,
-              status: r.status,
-              reported_firmware: r.reportedFirmware,
-              reported_config_hash: r.reportedConfigHash,
-              reported_state: r.reportedState,
-              desired_config_hash: r.desiredConfigHash,
-              firmware_state: r.firmwareState,
-              revision: r.revision,
-              received_at: r.receivedAt,
-              cell: r.cell,
-              location: r.location,
-              uptime_ms: r.uptimeMs,
-              next_expected_at: r.nextExpectedAt,
-              offline_after_at: r.offlineAfterAt,
-            })),
-          ),
-        ],
-      );
-      const events = records.flatMap((r) =>
-        r.events.map((e) => ({
-          device_id: r.deviceId,
-          type: e.type,
-          rollout: e.rollout,
-          wave: e.wave,
-          step_id: e.stepId,
-          component: e.component,
-          from_version: e.fromVersion,
-          to_version: e.toVersion,
-          cell: e.cell,
-          error: e.error,
-          at: r.receivedAt,
-        })),
-      );
-      if (events.length > 0) {
-        await trx.raw(
-          `insert into firmware_event (device_id, type, rollout, wave, step_id, component, from_version, to_version, cell, error, at)
-           select device_id, type, rollout, wave, step_id, component, from_version, to_version, cell, error, at
-           from jsonb_to_recordset(?::jsonb) as v(device_id text, type text, rollout text, wave text, step_id text,
-             component text, from_version text, to_version text, cell text, error text, at timestamptz)`,
-          [JSON.stringify(events)],
-        );
-      }
-      const delivered = records.flatMap((r) => r.deliveredCommandIds.map((id) => ({ id, device_id: r.deviceId, at: r.receivedAt })));
-      if (delivered.length > 0) {
-        await trx.raw(
-          `update command c set status = 'delivered', delivered_at = v.at
-           from jsonb_to_recordset(?::jsonb) as v(id text, device_id text, at timestamptz)
-           where c.id = v.id and c.device_id = v.device_id and c.status = 'queued'`,
-          [JSON.stringify(delivered)],
-        );
-      }
-      const results = records.flatMap((r) =>
-        r.commandResults.map((c) => ({ id: c.id, device_id: r.deviceId, status: c.status, output: c.output, at: r.receivedAt })),
-      );
-      if (results.length > 0) {
-        // A device answers only for its own commands: the device id is part of the match.
-        await trx.raw(
-          `update command c set status = v.status, output = v.output, completed_at = v.at
-           from jsonb_to_recordset(?::jsonb) as v(id text, device_id text, status text, output jsonb, at timestamptz)
-           where c.id = v.id and c.device_id = v.device_id and c.status in ('queued', 'delivered')`,
-          [JSON.stringify(results)],
-        );
-      }
-      const released = records.flatMap((r) => (r.releasedSlot ? [r.releasedSlot] : []));
-      if (released.length > 0) await this.releaseSlots(released, trx);
-      const waves = records.flatMap((r) => r.waveResults);
-      if (waves.length > 0) {
-        await trx.raw(
-          `insert into wave_progress (rollout, wave, succeeded, failed)
-           select rollout, wave, sum(succeeded), sum(failed)
-           from jsonb_to_recordset(?::jsonb) as v(rollout text, wave text, succeeded int, failed int)
-           group by rollout, wave
-           on conflict (rollout, wave) do update set succeeded = wave_progress.succeeded + excluded.succeeded,
-             failed = wave_progress.failed + excluded.failed`,
-          [JSON.stringify(waves)],
-        );
-      }
-      for (const record of records) {
-        if (!record.autoPause) continue;
-        await trx.raw(
-          `insert into rollout_runtime (rollout, auto_paused_reason, auto_paused_at) values (?, ?, ?)
-           on conflict (rollout) do update set auto_paused_reason = excluded.auto_paused_reason,
-             auto_paused_at = excluded.auto_paused_at where rollout_runtime.auto_paused_reason is null`,
-          [record.autoPause.rollout, record.autoPause.reason, record.receivedAt],
-        );
+    // Device rows updated in id order: overlapping batches lock them in one order.
+    const devices = [...latest.values()].sort((x, y) => (x.deviceId < y.deviceId ? -1 : x.deviceId > y.deviceId ? 1 : 0));
+    await this.withConnection(async (trx) => {
+      await trx.query({ text: 'begin' });
+      try {
+        await this.writeBatchStatements(trx, records, devices);
+        await trx.query({ text: 'commit' });
+      } catch (error) {
+        await trx.query({ text: 'rollback' }).catch(() => undefined);
+        throw error;
       }
     });
+  }
+
+  private async writeBatchStatements(trx: PgConnection, records: readonly CheckInRecord[], devices: readonly CheckInRecord[]): Promise<void> {
+    // Each statement takes its rows as one JSON parameter: one round trip whatever the batch size.
+    const run = (name: string, text: string, rows: readonly unknown[]): Promise<unknown> =>
+      trx.query({ name, text, values: [JSON.stringify(rows)] });
+    await run(
+      'fleetform_insert_check_ins',
+      `insert into check_in (device_id, received_at, revision, reported, telemetry, battery, cell)
+       select device_id, received_at, revision, reported, telemetry, battery, cell
+       from jsonb_to_recordset($1::jsonb) as v(device_id text, received_at timestamptz, revision text,
+         reported jsonb, telemetry jsonb, battery real, cell text)`,
+      records.map((r) => ({
+        device_id: r.deviceId,
+        received_at: r.receivedAt,
+        revision: r.revision,
+        reported: r.reported,
+        telemetry: r.telemetry,
+        battery: r.battery,
+        cell: r.cell,
+      })),
+    );
+    await run(
+      'fleetform_update_devices',
+      `update device d set status = v.status, reported_firmware = v.reported_firmware,
+         reported_config_hash = v.reported_config_hash, reported_state = coalesce(v.reported_state, d.reported_state),
+         desired_config_hash = v.desired_config_hash, firmware_state = v.firmware_state,
+         in_flight_step = v.firmware_state->'step'->>'id', in_flight_rollout = v.firmware_state->'step'->>'rollout',
+         last_revision = v.revision, last_check_in_at = v.received_at, last_cell = coalesce(v.cell, d.last_cell),
+         last_location = coalesce(v.location, d.last_location), last_uptime_ms = coalesce(v.uptime_ms, d.last_uptime_ms),
+         next_expected_at = v.next_expected_at, offline_after_at = v.offline_after_at
+       from jsonb_to_recordset($1::jsonb) as v(id text, status text, reported_firmware jsonb, reported_config_hash text,
+         reported_state jsonb, desired_config_hash text, firmware_state jsonb, revision text, received_at timestamptz,
+         cell text, location jsonb, uptime_ms bigint, next_expected_at timestamptz, offline_after_at timestamptz)
+       where d.id = v.id`,
+      devices.map((r) => ({
+        id: r.deviceId,
+        status: r.status,
+        reported_firmware: r.reportedFirmware,
+        reported_config_hash: r.reportedConfigHash,
+        reported_state: r.reportedState,
+        desired_config_hash: r.desiredConfigHash,
+        firmware_state: r.firmwareState,
+        revision: r.revision,
+        received_at: r.receivedAt,
+        cell: r.cell,
+        location: r.location,
+        uptime_ms: r.uptimeMs,
+        next_expected_at: r.nextExpectedAt,
+        offline_after_at: r.offlineAfterAt,
+      })),
+    );
+    const events = records.flatMap((r) =>
+      r.events.map((e) => ({
+        device_id: r.deviceId,
+        type: e.type,
+        rollout: e.rollout,
+        wave: e.wave,
+        step_id: e.stepId,
+        component: e.component,
+        from_version: e.fromVersion,
+        to_version: e.toVersion,
+        cell: e.cell,
+        error: e.error,
+        at: r.receivedAt,
+      })),
+    );
+    if (events.length > 0) {
+      await run(
+        'fleetform_insert_events',
+        `insert into firmware_event (device_id, type, rollout, wave, step_id, component, from_version, to_version, cell, error, at)
+         select device_id, type, rollout, wave, step_id, component, from_version, to_version, cell, error, at
+         from jsonb_to_recordset($1::jsonb) as v(device_id text, type text, rollout text, wave text, step_id text,
+           component text, from_version text, to_version text, cell text, error text, at timestamptz)`,
+        events,
+      );
+    }
+    const delivered = records.flatMap((r) => r.deliveredCommandIds.map((id) => ({ id, device_id: r.deviceId, at: r.receivedAt })));
+    if (delivered.length > 0) {
+      await run(
+        'fleetform_deliver_commands',
+        `update command c set status = 'delivered', delivered_at = v.at
+         from jsonb_to_recordset($1::jsonb) as v(id text, device_id text, at timestamptz)
+         where c.id = v.id and c.device_id = v.device_id and c.status = 'queued'`,
+        delivered,
+      );
+    }
+    const results = records.flatMap((r) =>
+      r.commandResults.map((c) => ({ id: c.id, device_id: r.deviceId, status: c.status, output: c.output, at: r.receivedAt })),
+    );
+    if (results.length > 0) {
+      // A device answers only for its own commands: the device id is part of the match.
+      await run(
+        'fleetform_command_results',
+        `update command c set status = v.status, output = v.output, completed_at = v.at
+         from jsonb_to_recordset($1::jsonb) as v(id text, device_id text, status text, output jsonb, at timestamptz)
+         where c.id = v.id and c.device_id = v.device_id and c.status in ('queued', 'delivered')`,
+        results,
+      );
+    }
+    const released = records.flatMap((r) => (r.releasedSlot ? [r.releasedSlot] : []));
+    if (released.length > 0) await this.releaseSlots(released, trx);
+    const waves = records.flatMap((r) => r.waveResults);
+    if (waves.length > 0) {
+      await run(
+        'fleetform_wave_progress',
+        `insert into wave_progress (rollout, wave, succeeded, failed)
+         select rollout, wave, sum(succeeded), sum(failed)
+         from jsonb_to_recordset($1::jsonb) as v(rollout text, wave text, succeeded int, failed int)
+         group by rollout, wave order by rollout, wave
+         on conflict (rollout, wave) do update set succeeded = wave_progress.succeeded + excluded.succeeded,
+           failed = wave_progress.failed + excluded.failed`,
+        waves,
+      );
+    }
+    const pauses = records.flatMap((r) => (r.autoPause ? [{ rollout: r.autoPause.rollout, reason: r.autoPause.reason, at: r.receivedAt }] : []));
+    if (pauses.length > 0) {
+      await run(
+        'fleetform_auto_pause',
+        `insert into rollout_runtime (rollout, auto_paused_reason, auto_paused_at)
+         select distinct on (rollout) rollout, reason, at from jsonb_to_recordset($1::jsonb) as v(rollout text, reason text, at timestamptz)
+         order by rollout, at
+         on conflict (rollout) do update set auto_paused_reason = excluded.auto_paused_reason,
+           auto_paused_at = excluded.auto_paused_at where rollout_runtime.auto_paused_reason is null`,
+        pauses,
+      );
+    }
   }
 
   // ── rollouts ────────────────────────────────────────────────────────────
