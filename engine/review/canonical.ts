@@ -115,6 +115,13 @@ export function formatResourceYaml(text: string): string {
   documents.forEach((doc, index) => {
     const root = doc.contents as Node | null;
     if (isMap(root)) {
+      // A comment above the first key is the file's header (modeline, description): it stays on top.
+      const first = root.items[0]?.key as Node | undefined;
+      if (first?.commentBefore) {
+        doc.commentBefore = doc.commentBefore ? `${doc.commentBefore}\n${first.commentBefore}` : first.commentBefore;
+        first.commentBefore = undefined;
+        first.spaceBefore = false;
+      }
       const kind = root.get('kind');
       apply(root, documentShape(typeof kind === 'string' ? kind : ''));
     }
