@@ -110,6 +110,7 @@ export interface RolloutRuntimeState {
 }
 
 const MAX_CONCURRENT_FLUSHES = 2;
+const READ_BATCH_SIZE = 256;
 
 /** The slot scope of a rollout's total count. */
 const TOTAL_SCOPE = '*';
@@ -136,6 +137,8 @@ interface PendingWrite {
 
 export class FleetStore {
   private queue: PendingWrite[] = [];
+  private pendingReads = new Map<string, { resolve(context: CheckInContext | null): void; reject(error: unknown): void }[]>();
+  private readScheduled = false;
   /** Batches being written now; two may overlap so one's commit round trips hide behind the other's work. */
   private flushing = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -362,32 +365,46 @@ export class FleetStore {
     return rows.map(deviceFromRow);
   }
 
-  /** The check-in read: device, token hash, firmware state and undelivered/unanswered commands. */
-  async loadCheckInContext(id: string): Promise<CheckInContext | null> {
-    const rows = await this.hot<Record<string, unknown>>(
-      'fleetform_check_in_context',
+  /**
+   * The check-in read: device, token hash, firmware state and undelivered/unanswered commands.
+   * Reads that arrive in the same tick share one query: per-check-in round trips (and the
+   * syscalls behind them) were the largest cost of the check-in path.
+   */
+  loadCheckInContext(id: string): Promise<CheckInContext | null> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.pendingReads.get(id);
+      if (waiting) waiting.push({ resolve, reject });
+      else this.pendingReads.set(id, [{ resolve, reject }]);
+      if (this.pendingReads.size >= READ_BATCH_SIZE) this.flushReads();
+      else if (!this.readScheduled) {
+        this.readScheduled = true;
+        setImmediate(() => this.flushReads());
+      }
+    });
+  }
+
+  private flushReads(): void {
+    this.readScheduled = false;
+    if (this.pendingReads.size === 0) return;
+    const batch = this.pendingReads;
+    this.pendingReads = new Map();
+    this.hot<Record<string, unknown>>(
+      'fleetform_check_in_contexts',
       `select d.id, d.tenant, d.profile, d.site, d.labels, d.config_override, d.token_hash,
               d.token_revoked_at is not null as token_revoked, d.firmware_state, d.last_check_in_at,
               coalesce((select json_agg(json_build_object('id', c.id, 'type', c.type, 'params', c.params) order by c.created_at)
                         from command c where c.device_id = d.id and c.status in ('queued', 'delivered')), '[]'::json) as commands
-       from device d where d.id = $1`,
-      [id],
+       from device d where d.id = any($1::text[])`,
+      [[...batch.keys()]],
+    ).then(
+      (rows) => {
+        const byId = new Map(rows.map((row) => [String(row.id), contextFromRow(row)]));
+        for (const [id, waiters] of batch) for (const waiter of waiters) waiter.resolve(byId.get(id) ?? null);
+      },
+      (error: unknown) => {
+        for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error);
+      },
     );
-    const row = rows[0];
-    if (!row) return null;
-    return {
-      id: String(row.id),
-      tenant: String(row.tenant),
-      profile: String(row.profile),
-      site: String(row.site),
-      labels: row.labels as Record<string, string>,
-      configOverride: (row.config_override as JsonObject | null) ?? null,
-      tokenHash: String(row.token_hash),
-      tokenRevoked: row.token_revoked === true,
-      firmwareState: row.firmware_state as DeviceFirmwareState,
-      lastCheckInAt: toDate(row.last_check_in_at),
-      pendingCommands: row.commands as Command[],
-    };
   }
 
   // ── throttle slots (atomic across engine processes) ──────────────────────
@@ -814,6 +831,22 @@ export class FleetStore {
     const rows = await this.sql(`select 1 from operator_token where token_hash = ?`, [tokenHash]);
     return rows.length > 0;
   }
+}
+
+function contextFromRow(row: Record<string, unknown>): CheckInContext {
+  return {
+    id: String(row.id),
+    tenant: String(row.tenant),
+    profile: String(row.profile),
+    site: String(row.site),
+    labels: row.labels as Record<string, string>,
+    configOverride: (row.config_override as JsonObject | null) ?? null,
+    tokenHash: String(row.token_hash),
+    tokenRevoked: row.token_revoked === true,
+    firmwareState: row.firmware_state as DeviceFirmwareState,
+    lastCheckInAt: toDate(row.last_check_in_at),
+    pendingCommands: row.commands as Command[],
+  };
 }
 
 function revisionFromRow(row: Record<string, unknown>): RevisionRow {
