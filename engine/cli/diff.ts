@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import {
   FleetFileError,
   FleetFileReader,
+  firmwarePort,
   parseFleetFile,
   renderJson,
   renderMarkdown,
@@ -15,7 +16,6 @@ import {
   reviewChange,
   reviewExitCode,
   type FailOn,
-  type FirmwarePort,
   type FleetDevice,
   type Review,
 } from '../review/index.ts';
@@ -71,10 +71,6 @@ export async function readFleetFile(file: string): Promise<FleetDevice[]> {
   }
 }
 
-async function firmwarePlanner(): Promise<FirmwarePort> {
-  const { firmwarePort } = await import('../review/firmware-port.ts');
-  return firmwarePort();
-}
 
 export function renderReview(review: Review, format: Format): string {
   switch (format) {
@@ -114,7 +110,7 @@ async function runDiff(base: string, head: string, flags: DiffFlags, ctx: CliCon
   const review = await reviewChange({
     base: baseTree,
     head: headTree,
-    ...(devices ? { devices, firmware: await firmwarePlanner() } : {}),
+    ...(devices ? { devices, firmware: firmwarePort() } : {}),
     ...(identity ? { identity } : {}),
     checks: VALIDATE_CHECKS,
   });

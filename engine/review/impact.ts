@@ -26,8 +26,14 @@ export interface PlanOutlook {
 export interface FirmwarePort {
   rolloutFor(snapshot: Snapshot, device: DeviceIdentity): Rollout | null;
   plan(snapshot: Snapshot, hardware: string, rollout: Rollout, reported: FirmwareVersions): PlanOutlook;
-  /** The wave the device falls in by its stable bucket, open or not; null when in none. */
-  waveOf(rollout: Rollout, deviceId: string): string | null;
+  /** The wave the device falls in by its stable bucket (open or not; null: in none), and whether it may upgrade now. */
+  placement(rollout: Rollout, deviceId: string): WavePlacement;
+}
+
+export interface WavePlacement {
+  wave: string | null;
+  /** In the open waves: steps are handed out to it now. */
+  eligible: boolean;
 }
 
 export interface Count {
@@ -78,10 +84,12 @@ export interface FleetImpact {
     orphaned: number;
   };
   firmware: {
-    /** Devices whose plan (rollout, path or status) changes. */
+    /** Devices whose plan (rollout, path or status) changes, or whose wave opens or closes. */
     planChanged: number;
+    /** Devices that will be handed firmware steps at HEAD but were not at BASE (new path, or their wave opened). */
+    startsNow: number;
     paths: FirmwarePathGroup[];
-    /** Devices that had a path at BASE and have none at HEAD (up to date, no rollout). */
+    /** Devices that had a path at BASE and, not blocked, have none at HEAD (already there, or no rollout). */
     stopped: number;
     newlyBlocked: StateGroup[];
     newlyOffMatrix: StateGroup[];
@@ -202,6 +210,14 @@ function counts(map: Map<string, number>): Count[] {
     .sort((a, b) => b.devices - a.devices || (a.name < b.name ? -1 : 1));
 }
 
+/** Same rollout name, waves and open wave: a device's placement and eligibility are the same under both. */
+function placementEquivalent(a: Rollout | null, b: Rollout | null): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.metadata.name !== b.metadata.name || a.spec.activeWave !== b.spec.activeWave) return false;
+  const waves = (r: Rollout): string => r.spec.waves.map((w) => `${w.name}:${w.percent}`).join(',');
+  return waves(a) === waves(b);
+}
+
 function explicitMembers(snapshot: Snapshot, into: Set<string>): void {
   for (const group of snapshot.groups) for (const id of group.spec.devices ?? []) into.add(id);
 }
@@ -230,6 +246,7 @@ export function fleetImpact(input: ImpactInput): FleetImpact {
   let configChanged = 0;
   let orphaned = 0;
   let planChanged = 0;
+  let startsNow = 0;
   let stopped = 0;
   let blockedAtHead = 0;
   let offMatrixAtHead = 0;
@@ -294,13 +311,31 @@ export function fleetImpact(input: ImpactInput): FleetImpact {
     const headOff = now.plan?.offMatrix === true;
     if (headBlocked) blockedAtHead += 1;
     if (headOff) offMatrixAtHead += 1;
-    if (was.signature !== now.signature) {
+    const wasUpgrading = was.plan?.status === 'upgrade';
+    const nowUpgrading = now.plan?.status === 'upgrade';
+    const sameRollout = placementEquivalent(group.baseRollout, group.headRollout);
+    let changed = was.signature !== now.signature;
+    let nowPlacement: WavePlacement | null = null;
+    if (changed || !sameRollout) {
+      // Wave placement hashes the device id: only for devices whose plan or rollout changes.
+      nowPlacement = nowUpgrading && group.headRollout ? firmware.placement(group.headRollout, device.id) : null;
+      const wasEligible =
+        wasUpgrading && group.baseRollout
+          ? sameRollout && nowPlacement
+            ? nowPlacement.eligible
+            : firmware.placement(group.baseRollout, device.id).eligible
+          : false;
+      const nowEligible = nowPlacement?.eligible ?? false;
+      if (nowEligible && !wasEligible) startsNow += 1;
+      if (wasEligible !== nowEligible) changed = true;
+    }
+    if (changed) {
       planChanged += 1;
       isAffected = true;
       const label = now.states[0] ?? '';
       if (headBlocked && was.plan?.status !== 'blocked') noteState(blocked, now, label, device.id);
       if (headOff && was.plan?.offMatrix !== true) noteState(offMatrix, now, label, device.id);
-      if (now.plan?.status === 'upgrade' && now.rollout) {
+      if (nowUpgrading && now.plan && now.rollout && group.headRollout) {
         const key = `${now.rollout}\u0001${now.states.join('\u0001')}`;
         let path = paths.get(key);
         if (!path) {
@@ -317,18 +352,17 @@ export function fleetImpact(input: ImpactInput): FleetImpact {
           paths.set(key, path);
         }
         path.devices += 1;
-        const rollout = group.headRollout as Rollout;
-        const wave = firmware.waveOf(rollout, device.id) ?? '(no wave)';
+        const rollout = group.headRollout;
+        const placement = nowPlacement ?? firmware.placement(rollout, device.id);
+        const wave = placement.wave ?? '(beyond the last wave)';
         const waveKey = `${rollout.metadata.name}\u0001${wave}`;
         let count = waves.get(waveKey);
         if (!count) {
-          const order = rollout.spec.waves.map((w) => w.name);
-          const index = order.indexOf(wave);
-          count = { rollout: rollout.metadata.name, wave, devices: 0, open: index >= 0 && index <= order.indexOf(rollout.spec.activeWave) };
+          count = { rollout: rollout.metadata.name, wave, devices: 0, open: placement.eligible };
           waves.set(waveKey, count);
         }
         count.devices += 1;
-      } else if (was.plan?.status === 'upgrade') {
+      } else if (wasUpgrading && !headBlocked) {
         stopped += 1;
       }
     }
@@ -350,6 +384,7 @@ export function fleetImpact(input: ImpactInput): FleetImpact {
     config: { changed: configChanged, bySite: counts(bySite), byProfile: counts(byProfile), orphaned },
     firmware: {
       planChanged,
+      startsNow,
       paths: [...paths.values()].sort(
         (a, b) => b.devices - a.devices || a.rollout.localeCompare(b.rollout) || a.from.localeCompare(b.from) || a.to.localeCompare(b.to),
       ),

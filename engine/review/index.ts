@@ -12,9 +12,11 @@ export {
   type FirmwarePathGroup,
   type StateGroup,
   type WaveCount,
+  type WavePlacement,
   type Count,
   type ImpactInput,
 } from './impact.ts';
 export { parseFleetFile, parseFleetDevice, FleetFileReader, FleetFileError, type FleetDevice } from './fleet.ts';
 export { renderText, renderMarkdown, renderJson, blastRadius, formatBytes } from './render.ts';
 export { formatResourceYaml, FormatError } from './canonical.ts';
+export { firmwarePort } from './firmware-port.ts';

@@ -142,7 +142,9 @@ function impactText(impact: FleetImpact): string[] {
     out.push(`    by site: ${impact.config.bySite.map((c) => `${c.name} ${number(c.devices)}`).join(', ')}`);
     out.push(`    by profile: ${impact.config.byProfile.map((c) => `${c.name} ${number(c.devices)}`).join(', ')}`);
   }
-  out.push(`  Firmware: ${plural(impact.firmware.planChanged, 'device')} change plan${impact.firmware.stopped ? `, ${number(impact.firmware.stopped)} no longer upgrade` : ''}`);
+  out.push(
+    `  Firmware: ${plural(impact.firmware.planChanged, 'device')} change plan, ${number(impact.firmware.startsNow)} start upgrading now${impact.firmware.stopped ? `, ${number(impact.firmware.stopped)} no longer upgrade` : ''}`,
+  );
   for (const path of impact.firmware.paths) {
     out.push(`    ${path.rollout}: ${pathLabel(path)}  ${plural(path.steps, 'step')}, ${formatBytes(path.bytes)} each, ${plural(path.devices, 'device')}`);
   }
@@ -254,6 +256,7 @@ function impactMarkdown(impact: FleetImpact, note: string | null): string[] {
     cfg.push('| profile | devices |', '|---|---:|', ...impact.config.byProfile.map((c) => `| ${cell(c.name)} | ${number(c.devices)} |`));
     if (impact.config.orphaned > 0) cfg.push('', `${plural(impact.config.orphaned, 'device')} lose their profile or site.`);
   }
+  out.push(`**Fleet impact** (${plural(impact.devices, 'device')})`, '');
   out.push(...details(`Config: ${plural(impact.config.changed, 'device')} change effective config`, cfg));
 
   const fw: string[] = [];
@@ -271,7 +274,8 @@ function impactMarkdown(impact: FleetImpact, note: string | null): string[] {
   }
   if (impact.firmware.stopped > 0) fw.push(`${plural(impact.firmware.stopped, 'device')} no longer upgrade.`, '');
   if (fw.length === 0) fw.push('No device changes firmware plan.');
-  out.push(...details(`Firmware: ${plural(impact.firmware.planChanged, 'device')} change plan`, fw));
+  const starts = impact.firmware.startsNow > 0 ? `, ${number(impact.firmware.startsNow)} start upgrading now` : '';
+  out.push(...details(`Firmware plans: ${plural(impact.firmware.planChanged, 'device')} change${starts}`, fw));
 
   for (const [title, groups] of [
     ['Newly blocked (no path to the target)', impact.firmware.newlyBlocked],
