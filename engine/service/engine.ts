@@ -11,6 +11,8 @@ import {
 } from '../model/index.ts';
 import { createHttpApp, type BearerToken, type CommandRequest, type DeviceListQuery, type DeviceRegistration, type EngineApi, type OperatorTokenRequest } from '../http/index.ts';
 import { DeviceExistsError, FleetStore, type DeviceRow, type OperatorRole, type OperatorTokenRow, type RevisionRow } from '../store/index.ts';
+import { rolloutForDevice } from '../reconcile/index.ts';
+import { deviceWave } from '../firmware/index.ts';
 import { CheckInService, type CheckInObserver } from './checkin.ts';
 import type { CompileOptions } from './core.ts';
 import { ForbiddenError, InvalidRequestError, NoRevisionError, NotFoundError, UnauthorizedError } from './errors.ts';
@@ -383,7 +385,7 @@ export class Engine implements EngineApi {
     return revisionView(row, true);
   }
 
-  private async rolloutView(name: string, detailed: boolean): Promise<object> {
+  private async rolloutView(name: string, detailed: boolean, principal?: Principal): Promise<object> {
     const { snapshot } = this.activeRevision();
     const rollout = snapshot.rollouts.find((r) => r.metadata.name === name);
     if (!rollout) throw new NotFoundError('rollout', name);
@@ -412,8 +414,27 @@ export class Engine implements EngineApi {
       }),
     };
     if (detailed) {
-      const statuses = await this.store.rolloutDeviceCounts(name);
-      view.devices = Object.fromEntries(statuses);
+      // Per wave: members by stable hash bucket among the devices this rollout governs (within the token's tenants).
+      const members = await this.store.deviceMembership(principal?.tenants ?? null);
+      const perWave = new Map<string, { devices: number; inFlight: number; byStatus: Record<string, number> }>();
+      const byStatus: Record<string, number> = {};
+      for (const device of members) {
+        const governing = rolloutForDevice(snapshot, { id: device.id, profile: device.profile, site: device.site, labels: device.labels });
+        if (governing?.metadata.name !== name) continue;
+        byStatus[device.status] = (byStatus[device.status] ?? 0) + 1;
+        const wave = deviceWave(rollout, device.id);
+        if (!wave) continue;
+        const entry = perWave.get(wave.name) ?? { devices: 0, inFlight: 0, byStatus: {} };
+        entry.devices += 1;
+        if (device.inFlightRollout === name) entry.inFlight += 1;
+        entry.byStatus[device.status] = (entry.byStatus[device.status] ?? 0) + 1;
+        perWave.set(wave.name, entry);
+      }
+      view.waves = (view.waves as { name: string; open: boolean }[]).map((wave) => {
+        const entry = perWave.get(wave.name);
+        return { ...wave, devices: entry?.devices ?? 0, eligible: wave.open ? (entry?.devices ?? 0) : 0, inFlight: entry?.inFlight ?? 0, byStatus: entry?.byStatus ?? {} };
+      });
+      view.devices = byStatus;
       view.inFlightPerCell = Object.fromEntries(inFlight.perCell);
     }
     return view;
@@ -428,8 +449,8 @@ export class Engine implements EngineApi {
   }
 
   async getRollout(token: BearerToken, name: string): Promise<object> {
-    await this.authorize(token, 'viewer');
-    return this.rolloutView(name, true);
+    const principal = await this.authorize(token, 'viewer');
+    return this.rolloutView(name, true, principal);
   }
 
   async createOperatorToken(token: BearerToken, request: OperatorTokenRequest): Promise<object> {

@@ -784,13 +784,15 @@ export class FleetStore {
     return new Map(rows.map((r) => [r.status, Number(r.n)]));
   }
 
-  /** Per rollout and status, counts of devices following it (firmware_state.rollout). */
-  async rolloutDeviceCounts(rollout: string): Promise<Map<string, number>> {
-    const rows = await this.sql<{ status: string; n: string }>(
-      `select status, count(*) as n from device where firmware_state->>'rollout' = ? group by status`,
-      [rollout],
+  /** Every device's identity and rollout-relevant state, for per-wave views (operator side, not the hot path). */
+  async deviceMembership(tenants: readonly string[] | null): Promise<
+    { id: string; profile: string; site: string; labels: Record<string, string>; status: string; inFlightRollout: string | null }[]
+  > {
+    const rows = await this.sql<{ id: string; profile: string; site: string; labels: Record<string, string>; status: string; in_flight_rollout: string | null }>(
+      `select id, profile, site, labels, status, in_flight_rollout from device ${tenants ? 'where tenant = any(?)' : ''}`,
+      tenants ? [[...tenants]] : [],
     );
-    return new Map(rows.map((r) => [r.status, Number(r.n)]));
+    return rows.map((r) => ({ id: r.id, profile: r.profile, site: r.site, labels: r.labels, status: r.status, inFlightRollout: r.in_flight_rollout }));
   }
 
   // ── operator tokens ─────────────────────────────────────────────────────

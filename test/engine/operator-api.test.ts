@@ -100,7 +100,11 @@ describe('fleet views', () => {
     const token = await registerDevice(server.url, { id: 'acme-roll' });
     await checkIn(server.url, 'acme-roll', token, checkInBody({ mcu: '1.0.0', ble: '1.0.0' }));
     const detail = await request<{ inFlight: number; paused: boolean; waves: { name: string; open: boolean }[] }>(`${server.url}/v1/rollouts/tr-upgrade`, { token: ADMIN_TOKEN });
-    expect(detail.body).toMatchObject({ inFlight: 1, paused: false, waves: [{ name: 'all', open: true }] });
+    // Every tracker is in the one 100 % wave: acme-1, globex-1 (never checked in) and acme-roll (step in flight).
+    expect(detail.body).toMatchObject({ inFlight: 1, paused: false, waves: [{ name: 'all', open: true, devices: 3, eligible: 3, inFlight: 1 }] });
+    const globex = await operatorToken('viewer', ['globex']);
+    const scoped = await request<{ waves: { devices: number }[] }>(`${server.url}/v1/rollouts/tr-upgrade`, { token: globex });
+    expect(scoped.body.waves[0]?.devices).toBe(1);
     expect((await request(`${server.url}/v1/rollouts/nope`, { token: ADMIN_TOKEN })).status).toBe(404);
   });
 
