@@ -4,16 +4,10 @@
 // Uses DATABASE_URL when set, else an embedded PostgreSQL in a temp dir.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Koa from 'koa';
-import pg from 'pg';
-import pino from 'pino';
-import { INITIAL_FIRMWARE_STATE } from '../engine/model/index.ts';
-import { FleetStore, startEmbeddedPostgres, type NewDevice } from '../engine/store/index.ts';
-import { Engine, hashToken } from '../engine/service/index.ts';
-import { createFleetRepo, fixtureFleet } from '../test/support/fleet.ts';
+import type { NewDevice } from '../engine/store/index.ts';
 
 interface DriverResult {
   requests: number;
@@ -129,6 +123,14 @@ function runDriver(url: string, mode: 'checkin' | 'hello', devices: number, dura
 }
 
 async function main(): Promise<void> {
+  // Imported here, not at the top: the driver process runs this file too and needs none of it.
+  const { default: Koa } = await import('koa');
+  const { default: pg } = await import('pg');
+  const { default: pino } = await import('pino');
+  const { INITIAL_FIRMWARE_STATE } = await import('../engine/model/index.ts');
+  const { FleetStore, startEmbeddedPostgres } = await import('../engine/store/index.ts');
+  const { Engine, hashToken } = await import('../engine/service/index.ts');
+  const { createFleetRepo, fixtureFleet } = await import('../test/support/fleet.ts');
   const devices = flag('devices', 100_000);
   const duration = flag('duration', 30);
   const connections = flag('connections', 64);
@@ -186,6 +188,7 @@ async function main(): Promise<void> {
     });
     while (!engine.revisions.current) await new Promise((r) => setTimeout(r, 50));
     const port = await engine.listen(0, '127.0.0.1');
+    const loadBefore = loadavg()[0] ?? 0;
     // Warm-up: JIT, pools, config memo.
     await runDriver(`http://127.0.0.1:${port}`, 'checkin', devices, 3, connections);
     const checkIns = await runDriver(`http://127.0.0.1:${port}`, 'checkin', devices, duration, connections);
@@ -206,6 +209,7 @@ async function main(): Promise<void> {
     const cpu = cpus()[0]?.model ?? 'unknown';
     const lines = [
       `machine: ${cpus().length} × ${cpu}, node ${process.version}, PostgreSQL ${embedded ? 'embedded' : 'DATABASE_URL'} on the same box`,
+      `load average (1 min) before the run: ${loadBefore.toFixed(1)} — other processes on the box compete for the same cores`,
       `devices registered: ${devices} (bulk insert ${loadSeconds.toFixed(1)} s)`,
       `check-ins: ${duration} s, ${connections} connections, driver in a separate process (autocannon)`,
       `  answered 2xx: ${checkIns.ok}  non-2xx: ${checkIns.non2xx}  errors: ${checkIns.errors}  timeouts: ${checkIns.timeouts}`,
