@@ -3,7 +3,6 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import {
   FleetFileError,
@@ -60,10 +59,20 @@ export async function readFleetFile(file: string): Promise<FleetDevice[]> {
   }
   try {
     if (first.startsWith('[') || /^\{\s*"devices"/.test(first)) return parseFleetFile(await readFile(file, 'utf8'));
+    // Large chunks split by hand: several times faster than node:readline on a million lines.
     const reader = new FleetFileReader();
-    const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
     let line = 0;
-    for await (const text of lines) reader.addLine(text, ++line);
+    let rest = '';
+    for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+      const text = rest + (chunk as string);
+      let start = 0;
+      for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
+        reader.addLine(text.slice(start, end), ++line);
+        start = end + 1;
+      }
+      rest = text.slice(start);
+    }
+    if (rest !== '') reader.addLine(rest, ++line);
     return reader.finish();
   } catch (error) {
     if (error instanceof FleetFileError) throw new UsageError(`--fleet ${file}: ${error.message}`);

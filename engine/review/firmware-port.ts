@@ -26,8 +26,8 @@ export function firmwarePort(): FirmwarePort {
         steps: plan.steps.map((step) => ({ component: step.component, from: step.from, to: step.to, size: step.bytes })),
       };
     },
-    placement(rollout: Rollout, deviceId: string) {
-      const bucket = waveBucket(rollout.metadata.name, deviceId);
+    bucket: (rolloutName, deviceId) => waveBucket(rolloutName, deviceId),
+    placement(rollout: Rollout, bucket: number) {
       const open = activeWave(rollout);
       return { wave: waveForBucket(rollout.spec.waves, bucket)?.name ?? null, eligible: open !== null && bucket < open.percent };
     },

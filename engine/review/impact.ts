@@ -26,8 +26,10 @@ export interface PlanOutlook {
 export interface FirmwarePort {
   rolloutFor(snapshot: Snapshot, device: DeviceIdentity): Rollout | null;
   plan(snapshot: Snapshot, hardware: string, rollout: Rollout, reported: FirmwareVersions): PlanOutlook;
-  /** The wave the device falls in by its stable bucket (open or not; null: in none), and whether it may upgrade now. */
-  placement(rollout: Rollout, deviceId: string): WavePlacement;
+  /** The device's stable wave bucket under a rollout name (a hash: computed once per device and name). */
+  bucket(rolloutName: string, deviceId: string): number;
+  /** The wave a bucket falls in (open or not; null: in none), and whether steps are handed out to it now. */
+  placement(rollout: Rollout, bucket: number): WavePlacement;
 }
 
 export interface WavePlacement {
@@ -317,13 +319,18 @@ export function fleetImpact(input: ImpactInput): FleetImpact {
     let changed = was.signature !== now.signature;
     let nowPlacement: WavePlacement | null = null;
     if (changed || !sameRollout) {
-      // Wave placement hashes the device id: only for devices whose plan or rollout changes.
-      nowPlacement = nowUpgrading && group.headRollout ? firmware.placement(group.headRollout, device.id) : null;
+      // Wave placement hashes the device id: only for devices whose plan or rollout changes, once per name.
+      let headBucket: number | null = null;
+      const bucketUnder = (rollout: Rollout): number => {
+        if (rollout.metadata.name === group.headRollout?.metadata.name) return (headBucket ??= firmware.bucket(rollout.metadata.name, device.id));
+        return firmware.bucket(rollout.metadata.name, device.id);
+      };
+      nowPlacement = nowUpgrading && group.headRollout ? firmware.placement(group.headRollout, bucketUnder(group.headRollout)) : null;
       const wasEligible =
         wasUpgrading && group.baseRollout
           ? sameRollout && nowPlacement
             ? nowPlacement.eligible
-            : firmware.placement(group.baseRollout, device.id).eligible
+            : firmware.placement(group.baseRollout, bucketUnder(group.baseRollout)).eligible
           : false;
       const nowEligible = nowPlacement?.eligible ?? false;
       if (nowEligible && !wasEligible) startsNow += 1;
@@ -353,7 +360,7 @@ export function fleetImpact(input: ImpactInput): FleetImpact {
         }
         path.devices += 1;
         const rollout = group.headRollout;
-        const placement = nowPlacement ?? firmware.placement(rollout, device.id);
+        const placement = nowPlacement ?? firmware.placement(rollout, firmware.bucket(rollout.metadata.name, device.id));
         const wave = placement.wave ?? '(beyond the last wave)';
         const waveKey = `${rollout.metadata.name}\u0001${wave}`;
         let count = waves.get(waveKey);

@@ -59,7 +59,7 @@ export function blastRadius(review: Review): string {
   const share = impact.devices === 0 ? 0 : (impact.affected / impact.devices) * 100;
   const parts = [
     `${number(impact.config.changed)} change config`,
-    `${number(impact.firmware.planChanged)} change firmware plan`,
+    `${number(impact.firmware.planChanged)} change firmware plan (${number(impact.firmware.startsNow)} start upgrading now)`,
     `${number(sumDevices(impact.firmware.newlyBlocked))} newly blocked`,
     `${number(sumDevices(impact.firmware.newlyOffMatrix))} newly off-matrix`,
   ];

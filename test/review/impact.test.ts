@@ -143,7 +143,7 @@ describe('fleet impact of a change', () => {
     ]);
     const text = await fleetform(repo.dir, 'diff', 'HEAD~1', 'HEAD', '--fleet', fleetPath, '--fail-on', 'blocked');
     expect(text.code).toBe(3);
-    expect(text.stdout.split('\n')[1]).toMatch(/^Blast radius: 40 of 60 devices \(66\.7%\).*30 newly blocked, 10 newly off-matrix/);
+    expect(text.stdout.split('\n')[1]).toMatch(/^Blast radius: 40 of 60 devices \(66\.7%\).*\d+ start upgrading now\), 30 newly blocked, 10 newly off-matrix/);
   });
 
   it('--fail-on blocked passes a change that blocks nobody; --fail-on any fails any change that touches a device', async () => {
