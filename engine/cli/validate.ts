@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { compileSnapshot, type SnapshotCheck } from '../config/index.ts';
+import { compileSnapshot, parallelYamlParser, type SnapshotCheck } from '../config/index.ts';
 import { checkRuleFacts } from '../rules/index.ts';
 import { formatIssue, hasErrors, type Issue, type SourceTree } from '../model/index.ts';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
@@ -80,7 +80,11 @@ async function runValidate(flags: ValidateFlags, ctx: CliContext): Promise<void>
   const identity = identityFile ? await readIdentity(resolve(ctx.cwd, identityFile)) : undefined;
   const tree = await readTree(dir, flags.rev);
   // No secretRef resolver: CI does not hold the engine's secrets, so references are checked for form only.
-  const { issues, snapshot } = await compileSnapshot(tree, { ...(identity ? { identity } : {}), checks: VALIDATE_CHECKS });
+  const { issues, snapshot } = await compileSnapshot(tree, {
+    ...(identity ? { identity } : {}),
+    checks: VALIDATE_CHECKS,
+    parseFiles: parallelYamlParser(),
+  });
   ctx.stdout(formatIssues(issues, format));
   if (format === 'text') {
     const errors = issues.filter((issue) => issue.severity === 'error').length;

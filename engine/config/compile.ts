@@ -20,7 +20,8 @@ import {
   type Tenant,
 } from '../model/index.ts';
 import { BUILT_IN_CHECKS, type CheckContext, type ResourceOf, type SnapshotCheck } from './checks.ts';
-import { loadResourcesWithNames, issueAt, type LoadOptions } from './load.ts';
+import { loadResourcesParsedBy, loadResourcesWithNames, issueAt, type LoadOptions } from './load.ts';
+import type { YamlFilesParser } from './parallel.ts';
 import {
   SecretVault,
   decodeArmoredSecret,
@@ -39,6 +40,8 @@ export interface CompileOptions extends LoadOptions {
   resolveReference?: SecretReferenceResolver;
   /** Checks run after the built-in ones, e.g. the firmware planner's reachability check. */
   checks?: readonly SnapshotCheck[];
+  /** Parses the YAML texts (default: in this thread). `parallelYamlParser()` spreads a large repo over cores. */
+  parseFiles?: YamlFilesParser;
 }
 
 export interface CompileResult {
@@ -238,7 +241,7 @@ async function resolveSecrets(resources: readonly LoadedResource[], options: Com
 }
 
 export async function compileSnapshot(tree: SourceTree, options: CompileOptions = {}): Promise<CompileResult> {
-  const loaded = loadResourcesWithNames(tree, options);
+  const loaded = options.parseFiles ? await loadResourcesParsedBy(tree, options, options.parseFiles) : loadResourcesWithNames(tree, options);
   const issues = [...loaded.issues];
   const draft = buildSnapshot(tree.revision, loaded.resources);
   const context = checkContext(draft, loaded.resources, loaded.declaredNames);

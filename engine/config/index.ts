@@ -22,3 +22,4 @@ export { ISSUE_CODES, type IssueCode } from './codes.ts';
 export { SCHEMA_FILES } from './schema.ts';
 export { DEFAULT_MAX_FILE_BYTES } from './files.ts';
 export { pointer, parsePointer, type JsonPath } from './parse.ts';
+export { parallelYamlParser, cachingYamlParser, type YamlFilesParser, type ParallelParseOptions, type ParseCacheOptions } from './parallel.ts';

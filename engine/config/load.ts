@@ -8,8 +8,9 @@ import {
   type ResourceKind,
   type SourceTree,
 } from '../model/index.ts';
-import { resourceFiles, DEFAULT_MAX_FILE_BYTES } from './files.ts';
-import { parseYamlFile, pointer, type JsonPath, type ParsedDocument } from './parse.ts';
+import { resourceFiles, DEFAULT_MAX_FILE_BYTES, type ResourceFile } from './files.ts';
+import { parseYamlValues, pointer, withPositions, type JsonPath, type ParsedDocument, type RawYamlFile } from './parse.ts';
+import type { YamlFilesParser } from './parallel.ts';
 import { schemaIssues } from './schema.ts';
 
 export interface LoadOptions {
@@ -128,21 +129,32 @@ function loadDocument(document: ParsedDocument, declared: Map<ResourceKind, Set<
   };
 }
 
-/** Every resource of the tree's resource folders that is valid on its own, and every issue found on the way. */
-export function loadResourcesWithNames(tree: SourceTree, options: LoadOptions = {}): LoadResult {
-  const { files, issues } = resourceFiles(tree, options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+function loadParsed(files: readonly ResourceFile[], raws: readonly RawYamlFile[], fileIssues: Issue[]): LoadResult {
+  const issues = [...fileIssues];
   const resources: LoadedResource[] = [];
   const declared = new Map<ResourceKind, Set<string>>();
-  for (const file of files) {
-    const parsed = parseYamlFile(file.path, file.text);
+  files.forEach((file, i) => {
+    const parsed = withPositions(file.path, file.text, raws[i] ?? { documents: [], errors: [] });
     issues.push(...parsed.issues);
     for (const document of parsed.documents) {
       const loaded = loadDocument(document, declared);
       issues.push(...loaded.issues);
       if (loaded.resource) resources.push(loaded.resource);
     }
-  }
+  });
   return { resources, issues, declaredNames: declared };
+}
+
+/** Every resource of the tree's resource folders that is valid on its own, and every issue found on the way. */
+export function loadResourcesWithNames(tree: SourceTree, options: LoadOptions = {}): LoadResult {
+  const { files, issues } = resourceFiles(tree, options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+  return loadParsed(files, files.map((file) => parseYamlValues(file.text)), issues);
+}
+
+/** The same, with the YAML parsed by the given parser (e.g. spread over worker threads). */
+export async function loadResourcesParsedBy(tree: SourceTree, options: LoadOptions, parse: YamlFilesParser): Promise<LoadResult> {
+  const { files, issues } = resourceFiles(tree, options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+  return loadParsed(files, await parse(files.map((file) => file.text)), issues);
 }
 
 export function loadResources(tree: SourceTree, options: LoadOptions = {}): { resources: LoadedResource[]; issues: Issue[] } {

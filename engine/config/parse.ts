@@ -1,6 +1,7 @@
 // YAML documents with their source positions: every later issue can name file:line:col.
-import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, parseAllDocuments, type Node } from 'yaml';
 import type { Issue, SourceLocation } from '../model/index.ts';
+import { parseYamlValues, type RawYamlFile } from './yaml-values.mjs';
 
 export type JsonPath = readonly (string | number)[];
 
@@ -55,58 +56,54 @@ function nodeAtExact(root: Node | null, path: JsonPath): Node | null {
   return node;
 }
 
-function offsetToLocation(file: string, lines: LineCounter, offset: number): SourceLocation {
-  const { line, col } = lines.linePos(offset);
-  return { file, line: Math.max(line, 1), column: Math.max(col, 1) };
+/** 1-based line and column of a character offset. */
+function offsetToLocation(file: string, text: string, offset: number): SourceLocation {
+  let line = 1;
+  let lineStart = 0;
+  const end = Math.min(Math.max(offset, 0), text.length);
+  for (let i = text.indexOf('\n'); i !== -1 && i < end; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { file, line, column: end - lineStart + 1 };
+}
+
+const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
+
+export { parseYamlValues, type RawYamlFile };
+
+/**
+ * Documents with a `locate` that re-parses the file the first time a position is asked for: positions are
+ * needed only for issues, and keeping every node tree of a 10k-document repo alive costs more than parsing it.
+ */
+export function withPositions(file: string, text: string, raw: RawYamlFile): { documents: ParsedDocument[]; issues: Issue[] } {
+  const issues = raw.errors.map((error) => {
+    const at = offsetToLocation(file, text, error.offset);
+    return syntaxIssue(file, at.line, at.column, error.message);
+  });
+  let nodes: (Node | null)[] | undefined;
+  const rootOf = (index: number): Node | null => {
+    if (!nodes) {
+      const parsed = parseAllDocuments(text, PARSE_OPTIONS);
+      nodes = Array.isArray(parsed) ? parsed.map((doc) => doc.contents as Node | null) : [];
+    }
+    return nodes[index] ?? null;
+  };
+  const documents = raw.documents.map(({ index, value }): ParsedDocument => ({
+    file,
+    index,
+    value,
+    locate(path) {
+      const node = nodeAtParent(rootOf(index), path);
+      return offsetToLocation(file, text, node?.range?.[0] ?? 0);
+    },
+  }));
+  return { documents, issues };
 }
 
 /** Splits a YAML file into documents; syntax errors become `yaml-syntax` issues (all of them). */
 export function parseYamlFile(file: string, text: string): { documents: ParsedDocument[]; issues: Issue[] } {
-  const lines = new LineCounter();
-  const issues: Issue[] = [];
-  const documents: ParsedDocument[] = [];
-  let parsed: ReturnType<typeof parseAllDocuments>;
-  try {
-    parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  } catch (error) {
-    issues.push(syntaxIssue(file, 1, 1, error instanceof Error ? error.message : String(error)));
-    return { documents, issues };
-  }
-  if (!Array.isArray(parsed)) return { documents, issues }; // empty stream
-  parsed.forEach((doc, index) => {
-    const errors = doc.errors;
-    for (const error of errors) {
-      const at = offsetToLocation(file, lines, error.pos[0]);
-      issues.push(syntaxIssue(file, at.line, at.column, firstLine(error.message)));
-    }
-    if (errors.length > 0) return;
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 100 });
-    } catch (error) {
-      const start = doc.contents?.range?.[0] ?? 0;
-      const at = offsetToLocation(file, lines, start);
-      issues.push(syntaxIssue(file, at.line, at.column, error instanceof Error ? error.message : String(error)));
-      return;
-    }
-    const root = doc.contents as Node | null;
-    const documentStart = root?.range?.[0] ?? doc.range?.[0] ?? 0;
-    documents.push({
-      file,
-      index,
-      value: value ?? null,
-      locate(path) {
-        const node = nodeAtParent(root, path);
-        const offset = node?.range?.[0] ?? documentStart;
-        return offsetToLocation(file, lines, offset);
-      },
-    });
-  });
-  return { documents, issues };
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0] ?? message;
+  return withPositions(file, text, parseYamlValues(text));
 }
 
 function syntaxIssue(file: string, line: number, column: number, message: string): Issue {

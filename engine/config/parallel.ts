@@ -1,0 +1,87 @@
+// Parsing YAML is most of the cost of compiling a large repo; on a multi-core machine the files are split
+// between the calling thread and short-lived worker threads. Same results as parsing in-thread, same order.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { parseYamlValues, type RawYamlFile } from './yaml-values.mjs';
+
+/** Turns the texts of YAML files into values and syntax errors, in order. */
+export type YamlFilesParser = (texts: readonly string[]) => Promise<RawYamlFile[]>;
+
+export interface ParallelParseOptions {
+  /** Threads in all, the calling one included (default: available parallelism, at most 4). */
+  threads?: number;
+  /** Below this many bytes in all, parse in-thread: starting a worker costs more (default 256 KiB). */
+  minBytes?: number;
+}
+
+/** A parser that spreads large trees over worker threads. */
+export function parallelYamlParser(options: ParallelParseOptions = {}): YamlFilesParser {
+  const threads = Math.max(1, options.threads ?? Math.min(availableParallelism(), 4));
+  const minBytes = options.minBytes ?? 256 * 1024;
+  return async (texts) => {
+    const total = texts.reduce((sum, text) => sum + text.length, 0);
+    if (threads === 1 || total < minBytes) return texts.map((text) => parseYamlValues(text));
+    // Greedy split by size, biggest first, into `threads` shares of similar weight.
+    const shares = Array.from({ length: threads }, () => ({ bytes: 0, indexes: [] as number[] }));
+    const order = texts.map((_, i) => i).sort((a, b) => (texts[b]?.length ?? 0) - (texts[a]?.length ?? 0));
+    for (const i of order) {
+      const lightest = shares.reduce((min, share) => (share.bytes < min.bytes ? share : min));
+      lightest.bytes += texts[i]?.length ?? 0;
+      lightest.indexes.push(i);
+    }
+    const results = new Array<RawYamlFile>(texts.length);
+    const pending = shares.slice(1).map(
+      (share) =>
+        new Promise<void>((resolve, reject) => {
+          const worker = new Worker(new URL('./yaml-worker.mjs', import.meta.url));
+          worker.once('message', (parsed: RawYamlFile[]) => {
+            share.indexes.forEach((fileIndex, k) => (results[fileIndex] = parsed[k] as RawYamlFile));
+            void worker.terminate();
+            resolve();
+          });
+          worker.once('error', reject);
+          worker.postMessage(share.indexes.map((i) => texts[i]));
+        }),
+    );
+    // The calling thread takes the first share while the workers start up and parse theirs.
+    for (const i of shares[0]?.indexes ?? []) results[i] = parseYamlValues(texts[i] ?? '');
+    await Promise.all(pending);
+    return results;
+  };
+}
+
+export interface ParseCacheOptions {
+  /** Text kept in the cache, in bytes (default 64 MiB); least recently used files go first. */
+  maxBytes?: number;
+}
+
+/**
+ * Remembers parsed files by their exact text: the engine compiles revision after revision, and a merge
+ * changes a few files. The values are shared between snapshots, which is safe because snapshots are frozen
+ * and nothing in the core mutates a parsed value.
+ */
+export function cachingYamlParser(inner: YamlFilesParser = parallelYamlParser(), options: ParseCacheOptions = {}): YamlFilesParser {
+  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const cache = new Map<string, RawYamlFile>(); // insertion order = recency
+  let bytes = 0;
+  return async (texts) => {
+    const missing = [...new Set(texts.filter((text) => !cache.has(text)))];
+    const parsed = missing.length > 0 ? await inner(missing) : [];
+    missing.forEach((text, i) => {
+      cache.set(text, parsed[i] as RawYamlFile);
+      bytes += text.length;
+    });
+    const results = texts.map((text) => {
+      const raw = cache.get(text) as RawYamlFile;
+      cache.delete(text); // move to the recent end
+      cache.set(text, raw);
+      return raw;
+    });
+    for (const text of cache.keys()) {
+      if (bytes <= maxBytes) break;
+      cache.delete(text);
+      bytes -= text.length;
+    }
+    return results;
+  };
+}
