@@ -1,0 +1,58 @@
+// Provisioning's public face: manufacturing/shipment logs, row validation against the fleet,
+// the per-device task graph with retry and rate-limit policies, and sealed credentials.
+export {
+  parseManufacturingLog,
+  parseShipmentLog,
+  formatFromFileName,
+  type LogFormat,
+  type ManufacturingRow,
+  type ShipmentRow,
+  type RowFailure,
+  type RowFailureCode,
+  type ParsedLog,
+} from './logs.ts';
+export {
+  catalogFromSnapshot,
+  validateManufacturingRows,
+  latestShipments,
+  type ProvisioningCatalog,
+  type ProvisioningPlan,
+  type ValidationOptions,
+  type ValidationResult,
+} from './validate.ts';
+export {
+  PROVISIONING_TASKS,
+  PROVISIONING_TASK_NAMES,
+  initialTaskStates,
+  runnableTasks,
+  isRunnable,
+  rowOutcome,
+  rowFailure,
+  nextDueAt,
+  backoffDelayMs,
+  succeeded,
+  failedAttempt,
+  resetFailed,
+  TokenBucket,
+  type ProvisioningTaskName,
+  type RetryPolicy,
+  type RateLimit,
+  type TaskSpec,
+  type TaskStatus,
+  type TaskState,
+  type TaskStates,
+  type RowOutcome,
+} from './tasks.ts';
+export {
+  generateCredentialsKeyPair,
+  assertCredentialsPublicKey,
+  sealCredentials,
+  openCredentials,
+  credentialsCsvLines,
+  CREDENTIALS_CSV_HEADER,
+  CredentialsKeyError,
+  type DeviceCredential,
+  type SealedCredentials,
+  type CredentialsKeyPair,
+} from './credentials.ts';
+export type { ActivationRequest, ActivationResult, CarrierActivator } from './carrier.ts';
