@@ -21,6 +21,7 @@ import {
 import type { SourceTree } from '../model/index.ts';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
 import { VALIDATE_CHECKS } from './validate.ts';
+import { databaseUrl, readFleetFromDatabase } from './fleet.ts';
 
 const FORMATS = ['text', 'markdown', 'json'] as const;
 type Format = (typeof FORMATS)[number];
@@ -99,14 +100,12 @@ async function runDiff(base: string, head: string, flags: DiffFlags, ctx: CliCon
   if (flags.failOn !== undefined && !(FAIL_ON as readonly string[]).includes(flags.failOn)) {
     throw new UsageError(`--fail-on must be one of ${FAIL_ON.join(', ')} (got '${flags.failOn}')`);
   }
-  const databaseUrl = flags.databaseUrl;
-  if (databaseUrl !== undefined) {
-    throw new UsageError('--database-url is not supported yet: export the fleet with the engine and pass --fleet FILE');
-  }
-  if (flags.failOn && !flags.fleet) throw new UsageError('--fail-on needs the fleet: pass --fleet FILE');
+  // The fleet: a fleet file, else the engine database (--database-url, else DATABASE_URL).
+  const url = flags.fleet ? undefined : databaseUrl(flags.databaseUrl, ctx);
+  if (flags.failOn && !flags.fleet && !url) throw new UsageError('--fail-on needs the fleet: pass --fleet FILE or --database-url URL');
   const dir = resolve(ctx.cwd, flags.repo);
   const [baseTree, headTree] = await readTrees(dir, base, head);
-  const devices = flags.fleet ? await readFleetFile(resolve(ctx.cwd, flags.fleet)) : undefined;
+  const devices = flags.fleet ? await readFleetFile(resolve(ctx.cwd, flags.fleet)) : url ? await readFleetFromDatabase(url) : undefined;
   const identityFile = flags.ageIdentity ?? ctx.env.FLEETFORM_AGE_IDENTITY_FILE;
   let identity: string | undefined;
   if (identityFile) {
@@ -136,7 +135,7 @@ export const registerDiff: CommandRegistrar = (program: Command, ctx: CliContext
     .option('--repo <dir>', 'config repository root', '.')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'text')
     .option('--fleet <file>', 'fleet file (JSON Lines or JSON: id, profile, site, labels, firmware) for the fleet impact')
-    .option('--database-url <url>', 'read the fleet from the engine database (not supported yet)')
+    .option('--database-url <url>', 'read the fleet from the engine database (default: DATABASE_URL, when no --fleet)')
     .option('--fail-on <what>', 'exit 3 when any device is newly blocked (blocked) or affected at all (any)')
     .option('--age-identity <file>', 'age identity: compare decrypted secrets (env FLEETFORM_AGE_IDENTITY_FILE)')
     .action((base: string, head: string, flags: DiffFlags) => runDiff(base, head, flags, ctx));

@@ -8,6 +8,7 @@ import { registerSecret } from './secret.ts';
 import { registerCells } from './cells.ts';
 import { registerDiff } from './diff.ts';
 import { registerFmt } from './fmt.ts';
+import { registerFleet } from './fleet.ts';
 
 export type { CliContext, CommandRegistrar } from './context.ts';
 export { UsageError } from './context.ts';
@@ -21,6 +22,7 @@ const registrars: CommandRegistrar[] = [
   registerCells,
   registerDiff,
   registerFmt,
+  registerFleet,
 ];
 
 export function buildProgram(ctx: CliContext): Command {
