@@ -9,6 +9,7 @@ import { registerCells } from './cells.ts';
 import { registerDiff } from './diff.ts';
 import { registerFmt } from './fmt.ts';
 import { registerFleet } from './fleet.ts';
+import { registerFirmware } from './firmware.ts';
 
 export type { CliContext, CommandRegistrar } from './context.ts';
 export { UsageError } from './context.ts';
@@ -23,6 +24,7 @@ const registrars: CommandRegistrar[] = [
   registerDiff,
   registerFmt,
   registerFleet,
+  registerFirmware,
 ];
 
 export function buildProgram(ctx: CliContext): Command {
