@@ -131,7 +131,7 @@ async function runPath(flags: PathFlags, ctx: CliContext): Promise<void> {
     target = { bundle };
   }
   const plan = planner.plan({ hardware: flags.hardware, from, target, ...(flags.allowDowngrade ? { allowDowngrade: true } : {}) });
-  ctx.stdout(format === 'json' ? JSON.stringify(planJson(plan), null, 2) + '\n' : formatPlanText(plan, model.components));
+  ctx.stdout(format === 'json' ? JSON.stringify(planJson(plan), null, 2) + '\n' : formatPlanText(plan, model.matrix.spec.components));
   ctx.exit(plan.status === 'blocked' ? 1 : 0);
 }
 
