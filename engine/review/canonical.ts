@@ -1,7 +1,7 @@
 // Canonical formatting of resource files, so that `git diff` of a manifest shows meaning, not style:
 // keys in a fixed order (apiVersion, kind, metadata, spec; inside spec the order of the model), two-space
 // indentation, no line folding. Comments stay with the keys they sit above (the yaml Document API keeps them).
-import { isMap, isSeq, parseAllDocuments, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isSeq, parseAllDocuments, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 
 interface Shape {
   order?: readonly string[];
@@ -18,7 +18,7 @@ const labelSelector: Shape = {
 const SPEC_SHAPES: Readonly<Record<string, Shape>> = {
   Tenant: { order: ['displayName'] },
   DeviceProfile: {
-    order: ['hardware', 'components', 'role', 'services', 'matrix', 'checkIn', 'configSchema', 'defaults'],
+    order: ['hardware', 'components', 'role', 'services', 'checkIn', 'matrix', 'configSchema', 'defaults'],
     children: { checkIn: { order: ['intervalSeconds', 'jitterPercent', 'upgradingIntervalSeconds', 'offlineAfterMissed'] } },
   },
   Site: {
@@ -32,7 +32,7 @@ const SPEC_SHAPES: Readonly<Record<string, Shape>> = {
     },
   },
   DeviceGroup: {
-    order: ['priority', 'selector', 'profiles', 'sites', 'devices', 'config'],
+    order: ['selector', 'profiles', 'sites', 'devices', 'priority', 'config'],
     children: { selector: labelSelector },
   },
   FirmwareRelease: {
@@ -98,6 +98,27 @@ function apply(node: Node | null, shape: Shape): void {
   else if (isSeq(node) && shape.items) for (const item of node.items) apply(item as Node, shape.items);
 }
 
+/**
+ * The house style is `[mcu, ble]` but `{ name: canary, percent: 5 }`; the yaml package pads both or neither.
+ * Find each flow sequence of the rendered text by its exact source range and drop its inner padding.
+ */
+function unpadFlowSequences(text: string): string {
+  const deletions: number[] = [];
+  visit(parseDocument(text), {
+    Seq(_key, node) {
+      if (!node.flow || !node.range || node.items.length === 0) return;
+      const [start, , end] = node.range;
+      if (text[start] === '[' && text[start + 1] === ' ') deletions.push(start + 1);
+      const close = text.lastIndexOf(']', end - 1);
+      if (close > start + 1 && text[close - 1] === ' ' && text[close - 2] !== '\n') deletions.push(close - 1);
+    },
+  });
+  if (deletions.length === 0) return text;
+  let out = text;
+  for (const at of [...new Set(deletions)].sort((a, b) => b - a)) out = out.slice(0, at) + out.slice(at + 1);
+  return out;
+}
+
 export class FormatError extends Error {
   readonly code = 'yaml-syntax';
 }
@@ -117,15 +138,14 @@ export function formatResourceYaml(text: string): string {
     if (isMap(root)) {
       // A comment above the first key is the file's header (modeline, description): it stays on top.
       const first = root.items[0]?.key as Node | undefined;
-      if (first?.commentBefore) {
-        doc.commentBefore = doc.commentBefore ? `${doc.commentBefore}\n${first.commentBefore}` : first.commentBefore;
-        first.commentBefore = undefined;
-        first.spaceBefore = false;
-      }
+      const header = first?.commentBefore;
+      if (first && header) first.commentBefore = undefined;
       const kind = root.get('kind');
       apply(root, documentShape(typeof kind === 'string' ? kind : ''));
+      const top = root.items[0]?.key as Node | undefined;
+      if (top && header) top.commentBefore = top.commentBefore ? `${header}\n${top.commentBefore}` : header;
     }
-    let rendered = doc.toString(TO_STRING);
+    let rendered = unpadFlowSequences(doc.toString(TO_STRING));
     // Every document after the first needs its `---`; the first keeps one only if the author wrote it.
     if (index > 0 && !rendered.startsWith('---')) {
       const marker = rendered.match(/^((?:#.*\n|\n)*)/)?.[1] ?? '';
