@@ -63,7 +63,9 @@ describe('canonical formatting', () => {
       'failurePolicy',
       'custom',
     ]);
+    // House style: flow maps padded, flow sequences not.
     expect(rollout).toContain('{ name: canary, percent: 5 }');
+    expect(rollout).toContain('selector: { profiles: [locator] }');
     expect(rollout).toContain('{ maxRetries: 10, retryDelaySeconds: 60, coolDownSeconds: 600, maxCycles: 3 }');
   });
 
