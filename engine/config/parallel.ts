@@ -33,7 +33,8 @@ export function parallelYamlParser(options: ParallelParseOptions = {}): YamlFile
     const pending = shares.slice(1).map(
       (share) =>
         new Promise<void>((resolve, reject) => {
-          const worker = new Worker(new URL('./yaml-worker.mjs', import.meta.url));
+          // A roomier young generation: parsing allocates many short-lived nodes, and scavenges dominated.
+          const worker = new Worker(new URL('./yaml-worker.mjs', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 96 } });
           worker.once('message', (parsed: RawYamlFile[]) => {
             share.indexes.forEach((fileIndex, k) => (results[fileIndex] = parsed[k] as RawYamlFile));
             void worker.terminate();
