@@ -7,6 +7,8 @@ import type { CheckInAnswer, CheckInRequest } from '../model/index.ts';
 import { errorShape, RouteNotFoundError } from './errors.ts';
 import { readJsonBody } from './body.ts';
 import { validateCheckIn, validateCommand, validateRegistration, type CommandRequest, type DeviceRegistration } from './validation.ts';
+import { addAlertRoutes, type AlertsApi } from './alert-routes.ts';
+import { addProvisioningRoutes, type ProvisioningApi } from './provisioning-routes.ts';
 
 /** The bearer token as sent; the engine decides what it is worth. */
 export type BearerToken = string | null;
@@ -44,6 +46,10 @@ export interface EngineApi {
   ready(): Promise<{ ready: boolean; checks: Record<string, boolean | string> }>;
   /** Request observed at the edge: for the latency histogram. */
   observeRequest(route: string, status: number, seconds: number): void;
+  /** Alerts, offline analysis and the cell tower import (engine/http/alert-routes.ts). */
+  readonly alerts?: AlertsApi;
+  /** Provisioning jobs (engine/http/provisioning-routes.ts). */
+  readonly provisioning?: ProvisioningApi;
 }
 
 export interface HttpAppOptions {
@@ -171,6 +177,9 @@ export function createHttpApp(options: HttpAppOptions): Koa {
     ctx.status = 201;
     ctx.body = await api.createOperatorToken(token(ctx), body);
   });
+
+  if (api.alerts) addAlertRoutes(router, api.alerts);
+  if (api.provisioning) addProvisioningRoutes(router, api.provisioning, token);
 
   router.get('/metrics', async (ctx) => {
     const { contentType, body } = await api.renderMetrics();

@@ -2,4 +2,8 @@
 export { createHttpApp } from './app.ts';
 export type { EngineApi, HttpAppOptions, BearerToken, DeviceListQuery, OperatorTokenRequest } from './app.ts';
 export type { DeviceRegistration, CommandRequest } from './validation.ts';
+export { addAlertRoutes } from './alert-routes.ts';
+export type { AlertsApi, AlertRoutesOptions } from './alert-routes.ts';
+export { addProvisioningRoutes } from './provisioning-routes.ts';
+export type { ProvisioningApi, ProvisioningRouteOptions } from './provisioning-routes.ts';
 export { HttpError, PayloadTooLargeError, MalformedBodyError, InvalidBodyError } from './errors.ts';

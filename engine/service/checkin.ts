@@ -8,7 +8,10 @@ import {
   type CheckInRequest,
   type DeviceIdentity,
   type JsonObject,
+  type CellTower,
+  type DeviceStatus,
   type ResolvedLocation,
+  type ServingCell,
 } from '../model/index.ts';
 import { UnknownDeviceReferenceError } from '../config/index.ts';
 import { beaconPositionIndex, cellTowerIndex, resolveLocation, type LocationSources } from '../location/index.ts';
@@ -21,7 +24,18 @@ import { hashesEqual, hashToken } from './tokens.ts';
 
 /** Seam for per-check-in observers (alert rules, analytics): called after the check-in is stored. */
 export interface CheckInObserver {
-  (event: { device: DeviceIdentity; request: CheckInRequest; answer: CheckInAnswer; location: ResolvedLocation; revision: ActiveRevision; at: Date }): void;
+  (event: {
+    device: DeviceIdentity;
+    request: CheckInRequest;
+    answer: CheckInAnswer;
+    location: ResolvedLocation;
+    revision: ActiveRevision;
+    at: Date;
+    /** The status this check-in stored. */
+    status?: DeviceStatus;
+    /** When the device checked in before this one (null at its first check-in). */
+    previousCheckInAt?: Date | null;
+  }): void;
 }
 
 export interface CheckInServiceOptions {
@@ -33,6 +47,8 @@ export interface CheckInServiceOptions {
   /** Check-ins closer together than this are refused with 429 (default 10 s; 0 disables). */
   minCheckInIntervalMs: number;
   observers?: CheckInObserver[];
+  /** Imported tower table (POST /v1/cell-towers), consulted after the sites' declared towers. */
+  cellTower?(cell: ServingCell): CellTower | undefined;
 }
 
 const NO_RUNTIME: RolloutRuntime = { autoPausedReason: null, waves: [] };
@@ -177,7 +193,9 @@ export class CheckInService {
       events,
       deliveredCommandIds: decision.answer.commands.map((c) => c.id),
       commandResults: (request.reported.commandResults ?? []).map((r) => ({ id: r.id, status: r.status, output: r.output ?? null })),
-      releasedSlot: assessment.releasedStep ? { rollout: assessment.releasedStep.rollout, cell: assessment.releasedStep.cell } : null,
+      releasedSlot: assessment.releasedStep
+        ? { rollout: assessment.releasedStep.rollout, cell: assessment.releasedStep.cell, stepId: assessment.releasedStep.id }
+        : null,
       waveResults,
       autoPause,
     };
@@ -193,7 +211,7 @@ export class CheckInService {
     this.applyLocally(waveResults, autoPause);
     for (const observer of this.options.observers ?? []) {
       try {
-        observer({ device, request, answer: decision.answer, location, revision: active, at: now });
+        observer({ device, request, answer: decision.answer, location, revision: active, at: now, status: decision.status, previousCheckInAt: context.lastCheckInAt });
       } catch (error) {
         this.options.log.warn({ err: error, device: device.id }, 'check-in observer failed');
       }
@@ -235,7 +253,10 @@ export class CheckInService {
       const site = active.snapshot.sites.get(siteName);
       sources = {
         beacons: beaconPositionIndex(site?.spec.beacons ?? []),
-        cellTower: cellTowerIndex([...active.snapshot.sites.values()].flatMap((s) => s.spec.cellTowers ?? [])),
+        cellTower: withImportedTowers(
+          cellTowerIndex([...active.snapshot.sites.values()].flatMap((s) => s.spec.cellTowers ?? [])),
+          this.options.cellTower,
+        ),
       };
       active.memo.set(key, sources);
     }
@@ -263,4 +284,12 @@ export class CheckInService {
       state.autoPausedReason ??= autoPause.reason;
     }
   }
+}
+
+/** Towers declared by the sites win; the imported table fills in the rest. */
+function withImportedTowers(
+  declared: (cell: ServingCell) => CellTower | undefined,
+  imported: ((cell: ServingCell) => CellTower | undefined) | undefined,
+): (cell: ServingCell) => CellTower | undefined {
+  return imported ? (cell) => declared(cell) ?? imported(cell) : declared;
 }

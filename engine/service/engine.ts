@@ -14,6 +14,9 @@ import { DeviceExistsError, FleetStore, type DeviceRow, type OperatorRole, type 
 import { rolloutForDevice } from '../reconcile/index.ts';
 import { deviceWave } from '../firmware/index.ts';
 import { CheckInService, type CheckInObserver } from './checkin.ts';
+import { AlertService } from './alerts.ts';
+import { ProvisioningService } from './provisioning.ts';
+import type { CarrierActivator } from '../provisioning/index.ts';
 import type { CompileOptions } from './core.ts';
 import { ForbiddenError, InvalidRequestError, NoRevisionError, NotFoundError, UnauthorizedError } from './errors.ts';
 import { EngineMetrics } from './metrics.ts';
@@ -40,6 +43,12 @@ export interface EngineOptions {
   random?: () => number;
   observers?: CheckInObserver[];
   poolSize?: number;
+  /** Webhook worker period (default 1000 ms; 0: deliveries only when engine.alerts.deliverDueWebhooks is called). */
+  webhookIntervalMs?: number;
+  /** Webhook retry schedule (see nextDeliveryAttemptAt). */
+  webhookBackoff?: { baseSeconds?: number; capSeconds?: number; maxAttempts?: number };
+  /** Provisioning job workers (engine/service/provisioning.ts): count (default 2), lease, batch size, carrier. */
+  provisioning?: { workers?: number; leaseMs?: number; batchSize?: number; pollMs?: number; carrier?: CarrierActivator | null };
 }
 
 const ROLE_RANK: Record<OperatorRole, number> = { viewer: 0, operator: 1, admin: 2 };
@@ -92,6 +101,8 @@ export class Engine implements EngineApi {
   readonly metrics: EngineMetrics;
   readonly checkIns: CheckInService;
   readonly revisions: RevisionFollower;
+  readonly alerts: AlertService;
+  readonly provisioning: ProvisioningService;
   private server: Server | null = null;
   private timers: NodeJS.Timeout[] = [];
   private readonly now: () => Date;
@@ -115,6 +126,16 @@ export class Engine implements EngineApi {
       onApplied: () => this.metrics.revisions.inc({ status: 'applied' }),
       onRejected: () => this.metrics.revisions.inc({ status: 'rejected' }),
     });
+    this.alerts = new AlertService({
+      store,
+      revision: () => this.revisions.current,
+      now: this.now,
+      random: options.random ?? Math.random,
+      log: options.log,
+      authorize: (token, role) => this.authorize(token, role),
+      ...(options.webhookIntervalMs !== undefined ? { webhookIntervalMs: options.webhookIntervalMs } : {}),
+      ...(options.webhookBackoff ? { backoff: options.webhookBackoff } : {}),
+    });
     this.checkIns = new CheckInService({
       store,
       revision: () => this.revisions.current,
@@ -122,7 +143,8 @@ export class Engine implements EngineApi {
       random: options.random ?? Math.random,
       log: options.log,
       minCheckInIntervalMs: options.minCheckInIntervalMs ?? 10_000,
-      ...(options.observers ? { observers: options.observers } : {}),
+      observers: [this.alerts.observeCheckIn, ...(options.observers ?? [])],
+      cellTower: (cell) => this.alerts.cellTower(cell),
     });
     this.metrics = new EngineMetrics({
       devicesByStatus: () => store.countDevicesByStatus(),
@@ -131,6 +153,14 @@ export class Engine implements EngineApi {
         const active = this.revisions.current;
         return active ? { sha: active.sha, appliedAt: active.appliedAt } : null;
       },
+    });
+    this.alerts.registerMetrics(this.metrics.registry);
+    this.provisioning = new ProvisioningService({
+      store,
+      snapshot: () => this.revisions.current?.snapshot ?? null,
+      authorize: (token, role) => this.authorize(token, role),
+      log: options.log,
+      ...options.provisioning,
     });
   }
 
@@ -141,15 +171,21 @@ export class Engine implements EngineApi {
     try {
       await engine.bootstrapAdmin();
       await engine.checkIns.refreshRolloutRuntimes();
+      await engine.alerts.start();
       await engine.revisions.start();
+      engine.provisioning.start();
       const refresh = setInterval(() => void engine.checkIns.refreshRolloutRuntimes().catch(() => undefined), 2000);
       engine.timers.push(refresh);
       const sweepMs = options.offlineSweepMs ?? 30_000;
       if (sweepMs > 0) {
         engine.timers.push(
           setInterval(() => {
-            if (!engine.revisions.isLeader) return;
-            store.sweepOffline(engine.now()).catch((error: unknown) => options.log.warn({ err: error }, 'offline sweep failed'));
+            // Every engine refreshes its alert cache; one (the leader) sweeps: offline index, fleet rules, hold-downs.
+            if (!engine.revisions.isLeader) {
+              engine.alerts.refreshActiveAlerts().catch((error: unknown) => options.log.warn({ err: error }, 'alert refresh failed'));
+              return;
+            }
+            engine.alerts.sweep(engine.now()).catch((error: unknown) => options.log.warn({ err: error }, 'offline sweep failed'));
           }, sweepMs),
         );
       }
@@ -185,6 +221,8 @@ export class Engine implements EngineApi {
         server.closeIdleConnections();
       });
     }
+    await this.provisioning.close();
+    await this.alerts.close();
     await this.revisions.close();
     await this.store.close();
   }

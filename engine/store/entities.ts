@@ -1,6 +1,8 @@
 // MikroORM entities as EntitySchemas (no decorators: tsx and vitest emit no decorator metadata).
 // The schema itself lives in the committed migrations; these map rows for the operator-side reads.
 import { EntitySchema } from '@mikro-orm/core';
+import { ALERT_ENTITIES } from './alert-entities.ts';
+import { PROVISIONING_ENTITIES } from './provisioning.ts';
 import type { DeviceFirmwareState, DeviceStatus, Issue, JsonObject, JsonValue } from '../model/index.ts';
 
 export interface RevisionRow {
@@ -98,6 +100,8 @@ export interface CheckInRow {
   telemetry: JsonObject;
   battery: number | null;
   cell: string | null;
+  /** The resolved location (gps / ble / cell), null when unknown. */
+  location: JsonObject | null;
 }
 
 export const CheckInEntity = new EntitySchema<CheckInRow>({
@@ -112,6 +116,7 @@ export const CheckInEntity = new EntitySchema<CheckInRow>({
     telemetry: { type: 'json' },
     battery: { type: 'float', nullable: true },
     cell: { type: 'string', nullable: true },
+    location: { type: 'json', nullable: true },
   },
 });
 
@@ -268,4 +273,6 @@ export const ENTITIES = [
   WaveProgressEntity,
   ThrottleSlotEntity,
   OperatorTokenEntity,
+  ...ALERT_ENTITIES,
+  ...PROVISIONING_ENTITIES,
 ];

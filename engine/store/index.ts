@@ -15,3 +15,18 @@ export type { EmbeddedPostgresOptions, RunningPostgres } from './embedded-postgr
 export { StoreError, DatabaseUnavailableError, DeviceExistsError, isConnectionFailure } from './errors.ts';
 export { ADVISORY_LOCK_GIT_FOLLOWER, REVISION_CHANNEL, RevisionChannel } from './notify.ts';
 export type { RevisionChannelOptions } from './notify.ts';
+export { ProvisioningStore, ProvisioningTx, LeaseLostError, UNISSUED_TOKEN_HASH } from './provisioning.ts';
+export type {
+  BatchLease,
+  BatchRow,
+  LeasedBatch,
+  NewProvisioningJob,
+  NewProvisioningRow,
+  ProvisionedDevice,
+  ProvisioningFailureRow,
+  ProvisioningJobRow,
+  ProvisioningJobStatus,
+  ProvisioningProgress,
+  ProvisioningTaskStates,
+  RowOutcomeUpdate,
+} from './provisioning.ts';

@@ -17,6 +17,8 @@ import type {
 import { ENTITIES, type CommandRow, type DeviceRow, type FirmwareEventRow, type OperatorRole, type OperatorTokenRow, type RevisionRow } from './entities.ts';
 import { DeviceExistsError, translateStoreError } from './errors.ts';
 import { Migration20261122080000_initial } from './migrations/Migration20261122080000_initial.ts';
+import { Migration20261122090000_alerts } from './migrations/Migration20261122090000_alerts.ts';
+import { Migration20261122091000_provisioning } from './migrations/Migration20261122091000_provisioning.ts';
 
 export interface OpenStoreOptions {
   url: string;
@@ -78,7 +80,7 @@ export interface CheckInRecord {
   deliveredCommandIds: string[];
   commandResults: { id: string; status: string; output: JsonValue | null }[];
   /** Slots of a step that ended at this check-in. */
-  releasedSlot: { rollout: string; cell: string | null } | null;
+  releasedSlot: { rollout: string; cell: string | null; stepId: string } | null;
   waveResults: { rollout: string; wave: string; succeeded: number; failed: number }[];
   autoPause: { rollout: string; reason: string } | null;
 }
@@ -161,7 +163,11 @@ export class FleetStore {
       entities: ENTITIES,
       extensions: [Migrator],
       migrations: {
-        migrationsList: [{ name: 'Migration20261122080000_initial', class: Migration20261122080000_initial }],
+        migrationsList: [
+          { name: 'Migration20261122080000_initial', class: Migration20261122080000_initial },
+          { name: 'Migration20261122090000_alerts', class: Migration20261122090000_alerts },
+          { name: 'Migration20261122091000_provisioning', class: Migration20261122091000_provisioning },
+        ],
         transactional: true,
         allOrNothing: true,
         silent: true,
@@ -544,12 +550,25 @@ export class FleetStore {
     // Each statement takes its rows as one JSON parameter: one round trip whatever the batch size.
     const run = (name: string, text: string, rows: readonly unknown[]): Promise<unknown> =>
       trx.query({ name, text, values: [JSON.stringify(rows)] });
+    // A slot is given back only while the device row still holds that step (row locked): the
+    // step-timeout sweep may have ended it meanwhile, and a slot must never be released twice.
+    const released = records.flatMap((r) => (r.releasedSlot ? [{ deviceId: r.deviceId, ...r.releasedSlot }] : []));
+    let releasable: { rollout: string; cell: string | null }[] = [];
+    if (released.length > 0) {
+      const held = await trx.query<{ id: string; in_flight_step: string | null }>({
+        name: 'fleetform_lock_in_flight',
+        text: 'select id, in_flight_step from device where id = any($1::text[]) order by id for update',
+        values: [[...new Set(released.map((r) => r.deviceId))]],
+      });
+      const current = new Set(held.rows.map((row) => `${row.id}\u0000${row.in_flight_step ?? ''}`));
+      releasable = released.filter((r) => current.has(`${r.deviceId}\u0000${r.stepId}`));
+    }
     await run(
       'fleetform_insert_check_ins',
-      `insert into check_in (device_id, received_at, revision, reported, telemetry, battery, cell)
-       select device_id, received_at, revision, reported, telemetry, battery, cell
+      `insert into check_in (device_id, received_at, revision, reported, telemetry, battery, cell, location)
+       select device_id, received_at, revision, reported, telemetry, battery, cell, location
        from jsonb_to_recordset($1::jsonb) as v(device_id text, received_at timestamptz, revision text,
-         reported jsonb, telemetry jsonb, battery real, cell text)`,
+         reported jsonb, telemetry jsonb, battery real, cell text, location jsonb)`,
       records.map((r) => ({
         device_id: r.deviceId,
         received_at: r.receivedAt,
@@ -558,6 +577,7 @@ export class FleetStore {
         telemetry: r.telemetry,
         battery: r.battery,
         cell: r.cell,
+        location: r.location,
       })),
     );
     await run(
@@ -638,8 +658,7 @@ export class FleetStore {
         results,
       );
     }
-    const released = records.flatMap((r) => (r.releasedSlot ? [r.releasedSlot] : []));
-    if (released.length > 0) await this.releaseSlots(released, trx);
+    if (releasable.length > 0) await this.releaseSlots(releasable, trx);
     const waves = records.flatMap((r) => r.waveResults);
     if (waves.length > 0) {
       await run(
@@ -782,6 +801,67 @@ export class FleetStore {
   async countDevicesByStatus(): Promise<Map<string, number>> {
     const rows = await this.sql<{ status: string; n: string }>(`select status, count(*) as n from device group by status`);
     return new Map(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
+  /** Devices whose step of `rollout` was issued before `issuedBefore` (epoch ms) and is still in flight. */
+  async findExpiredSteps(rollout: string, issuedBefore: number, limit = 1000): Promise<{ id: string; firmwareState: DeviceFirmwareState }[]> {
+    const rows = await this.sql<{ id: string; firmware_state: DeviceFirmwareState }>(
+      `select id, firmware_state from device
+       where in_flight_rollout = ? and (firmware_state->'step'->>'issuedAt')::bigint < ? order by id limit ?`,
+      [rollout, issuedBefore, limit],
+    );
+    return rows.map((r) => ({ id: r.id, firmwareState: r.firmware_state }));
+  }
+
+  /**
+   * Ends a step that was never reported back: new firmware state, its slots released, the event
+   * recorded and counted as a failure of its wave — only if the device still holds that step.
+   */
+  async expireStep(expiry: {
+    deviceId: string;
+    stepId: string;
+    rollout: string;
+    cell: string | null;
+    wave: string | null;
+    firmwareState: DeviceFirmwareState;
+    status: DeviceStatus;
+    events: FirmwareEventRecord[];
+    at: Date;
+  }): Promise<boolean> {
+    return this.withConnection(async (trx) => {
+      await trx.query({ text: 'begin' });
+      try {
+        const updated = await trx.query<{ id: string }>({
+          text: `update device set firmware_state = $1::jsonb, status = $2, in_flight_step = null, in_flight_rollout = null
+                 where id = $3 and in_flight_step = $4 returning id`,
+          values: [JSON.stringify(expiry.firmwareState), expiry.status, expiry.deviceId, expiry.stepId],
+        });
+        if (updated.rows.length === 0) {
+          await trx.query({ text: 'rollback' });
+          return false;
+        }
+        await this.releaseSlots([{ rollout: expiry.rollout, cell: expiry.cell }], trx);
+        for (const event of expiry.events) {
+          await trx.query({
+            text: `insert into firmware_event (device_id, type, rollout, wave, step_id, component, from_version, to_version, cell, error, at)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+            values: [expiry.deviceId, event.type, event.rollout, event.wave, event.stepId, event.component, event.fromVersion, event.toVersion, event.cell, event.error, expiry.at],
+          });
+        }
+        if (expiry.wave !== null) {
+          await trx.query({
+            text: `insert into wave_progress (rollout, wave, succeeded, failed) values ($1, $2, 0, 1)
+                   on conflict (rollout, wave) do update set failed = wave_progress.failed + 1`,
+            values: [expiry.rollout, expiry.wave],
+          });
+        }
+        await trx.query({ text: 'commit' });
+        return true;
+      } catch (error) {
+        await trx.query({ text: 'rollback' }).catch(() => undefined);
+        throw error;
+      }
+    });
   }
 
   /** Every device's identity and rollout-relevant state, for per-wave views (operator side, not the hot path). */
