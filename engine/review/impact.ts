@@ -131,20 +131,30 @@ interface ConfigGroup {
   plans: Map<string, { base: Outcome; head: Outcome }>;
 }
 
-/** Every secret of a snapshot in the vault: decrypted ones as they are, the rest by their ciphertext or reference. */
-function comparableVault(snapshot: Snapshot, given: SecretVault | undefined): SecretVault {
-  const vault = new SecretVault();
-  const visit = (value: JsonValue): void => {
+/**
+ * A vault holding every secret it is shown: decrypted ones (from the compiled snapshot's vault) as they are,
+ * the rest by their ciphertext or reference — so config hashes compare without the engine's identity.
+ */
+class ComparableVault extends SecretVault {
+  constructor(private readonly given: SecretVault | undefined) {
+    super();
+  }
+
+  include(value: JsonValue): void {
     if (value === null || typeof value !== 'object') return;
     if (isSecretValue(value)) {
       const secret = value as SecretValue;
-      vault.store(secret, given?.has(secret) ? given.reveal(secret) : `unresolved:${secretKey(secret)}`);
+      if (!this.has(secret)) this.store(secret, this.given?.has(secret) ? this.given.reveal(secret) : `unresolved:${secretKey(secret)}`);
       return;
     }
-    if (Array.isArray(value)) value.forEach(visit);
-    else Object.values(value).forEach(visit);
-  };
-  for (const { resource } of snapshot.resources) visit(resource.spec as unknown as JsonValue);
+    if (Array.isArray(value)) for (const item of value) this.include(item);
+    else for (const item of Object.values(value)) this.include(item);
+  }
+}
+
+function comparableVault(snapshot: Snapshot, given: SecretVault | undefined): ComparableVault {
+  const vault = new ComparableVault(given);
+  for (const { resource } of snapshot.resources) vault.include(resource.spec as unknown as JsonValue);
   return vault;
 }
 
@@ -224,8 +234,9 @@ function explicitMembers(snapshot: Snapshot, into: Set<string>): void {
   for (const group of snapshot.groups) for (const id of group.spec.devices ?? []) into.add(id);
 }
 
-function configOf(snapshot: Snapshot, vault: SecretVault, device: DeviceIdentity): string | null {
+function configOf(snapshot: Snapshot, vault: ComparableVault, device: DeviceIdentity): string | null {
   if (!snapshot.profiles.has(device.profile) || !snapshot.sites.has(device.site)) return null;
+  if (device.configOverride) vault.include(device.configOverride);
   return effectiveConfig(snapshot, device, vault).hash;
 }
 

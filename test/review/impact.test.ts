@@ -184,6 +184,17 @@ describe('fleet impact of a change', () => {
     await expect(text.stdout).toMatchFileSnapshot('__snapshots__/impact.txt');
   });
 
+  it('compares a device override holding a secret without revealing it', async () => {
+    const repo = repository();
+    const special = { ...devices('vip', 1, 'north', APP_120)[0]!, configOverride: { apiKey: { secretRef: { env: 'VIP_KEY' } } } };
+    const fleetPath = withFleet(repo, [...fleet(), special]);
+    repo.write('fleet-config/sites/north.yaml', site('north', 'NORTH_WIFI', '{ reportIntervalSeconds: 300 }'));
+    repo.commit('north reports more often');
+    const { code, impact } = await impactOf(repo, fleetPath);
+    expect(code).toBe(0);
+    expect(impact.config.bySite).toEqual([{ name: 'north', devices: 31 }]);
+  });
+
   it('rejects a malformed fleet file as a usage error naming the line', async () => {
     const repo = repository();
     repo.write('fleet.jsonl', '{"id":"a","profile":"locator","site":"north","firmware":{}}\n{"id":"b","site":"north"}\nnot json\n');
