@@ -15,6 +15,7 @@ import type {
   DeviceIdentity,
   DeviceStatus,
   JsonObject,
+  RuleCondition,
   SecretValue,
   ServingCell,
   Severity,
@@ -101,6 +102,7 @@ interface Change {
 
 const RULESET_MEMO = 'alert-rule-set';
 const RULE_DESCRIPTIONS_MEMO = 'alert-rule-descriptions';
+const RULE_FACTS_MEMO = 'alert-rule-facts';
 const MAX_PREVIOUS = 1_000_000;
 const MAX_TOWERS_PER_REQUEST = 10_000;
 const DELIVERY_BATCH = 20;
@@ -159,7 +161,7 @@ function deliveryView(row: WebhookDeliveryRow): JsonObject {
   return {
     id: row.id,
     event: row.event,
-    url: row.url,
+    target: webhookTarget(row.url),
     status: row.status,
     attempts: row.attempts,
     nextAttemptAt: row.status === 'pending' ? iso(row.nextAttemptAt) : null,
@@ -307,6 +309,16 @@ export class AlertService {
     return descriptions.get(rule);
   }
 
+  /** Fact names each device rule's conditions read (leaves and fact-valued operands), per revision. */
+  private ruleFacts(active: ActiveRevision, rule: string): readonly string[] {
+    let byRule = active.memo.get(RULE_FACTS_MEMO) as Map<string, string[]> | undefined;
+    if (!byRule) {
+      byRule = new Map(active.snapshot.alertRules.map((r) => [r.metadata.name, r.spec.conditions ? [...referencedFacts(r.spec.conditions)] : []]));
+      active.memo.set(RULE_FACTS_MEMO, byRule);
+    }
+    return byRule.get(rule) ?? [];
+  }
+
   /** The check-in observer: evaluate, and queue a write only when an alert changes state. */
   readonly observeCheckIn = (event: CheckInEvent & { status?: DeviceStatus; previousCheckInAt?: Date | null }): void => {
     if (this.closed) return;
@@ -360,6 +372,9 @@ export class AlertService {
     for (const evaluation of evaluations) {
       if (opensOnly && !evaluation.holds) continue;
       const current = this.active.get(cacheKey(evaluation.rule, evaluation.dedupeKey)) ?? null;
+      // A check-in that lacks a fact the rule reads (no battery reading) says nothing about it:
+      // it neither starts the hold-down nor resolves the alert.
+      if (!evaluation.holds && current && this.ruleFacts(active, evaluation.rule).some((fact) => facts[fact as keyof DeviceFacts] === undefined)) continue;
       const transition = nextAlertState(current, evaluation.holds, now, evaluation.holdDownSeconds);
       if (transition.action === 'none' || transition.action === 'keep') continue;
       changes.push({ evaluation, action: transition.action, current, next: transition.next });
@@ -671,7 +686,7 @@ export class AlertService {
     const retryAt = error === null ? null : nextDeliveryAttemptAt(attempt, now.getTime(), this.options.random(), this.options.backoff);
     const status = error === null ? 'delivered' : retryAt === null ? 'failed' : 'pending';
     this.webhookAttempts?.inc({ outcome: status === 'pending' ? 'retry' : status });
-    if (error !== null) this.options.log.warn({ delivery: delivery.id, url: delivery.url, attempt, error }, status === 'failed' ? 'webhook delivery given up' : 'webhook delivery failed; will retry');
+    if (error !== null) this.options.log.warn({ delivery: delivery.id, target: webhookTarget(delivery.url), attempt, error }, status === 'failed' ? 'webhook delivery given up' : 'webhook delivery failed; will retry');
     await this.alerts.recordWebhookAttempt({
       deliveryId: delivery.id,
       attempt,
@@ -729,7 +744,14 @@ export class AlertService {
     const principal = await this.options.authorize(token, 'viewer');
     const row = await this.scopedAlert(principal, id);
     const deliveries = await this.alerts.deliveriesForAlert(id);
-    return { ...alertView(row), deliveries: deliveries.map(deliveryView) };
+    const attempts = await Promise.all(deliveries.map((d) => this.alerts.webhookAttempts(d.id)));
+    return {
+      ...alertView(row),
+      deliveries: deliveries.map((d, i) => ({
+        ...deliveryView(d),
+        history: (attempts[i] ?? []).map((a) => ({ attempt: a.attempt, at: iso(a.at), statusCode: a.statusCode, error: a.error, durationMs: a.durationMs })),
+      })),
+    };
   }
 
   async acknowledgeAlert(token: string | null, id: string): Promise<object> {
@@ -782,6 +804,27 @@ export interface AlertListQuery {
   device?: string;
   limit?: number;
   offset?: number;
+}
+
+function referencedFacts(condition: RuleCondition, into = new Set<string>()): Set<string> {
+  if ('all' in condition) for (const c of condition.all) referencedFacts(c, into);
+  else if ('any' in condition) for (const c of condition.any) referencedFacts(c, into);
+  else if ('not' in condition) referencedFacts(condition.not, into);
+  else {
+    into.add(condition.fact);
+    const value = condition.value;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof value.fact === 'string') into.add(value.fact);
+  }
+  return into;
+}
+
+/** Where a webhook goes, for logs and operator views: the origin only (hook URLs often carry a token in the path). */
+export function webhookTarget(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(invalid url)';
+  }
 }
 
 function integerIn(value: unknown, min: number, max: number): value is number {

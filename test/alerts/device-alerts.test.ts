@@ -123,6 +123,20 @@ describe('low battery', () => {
   });
 });
 
+describe('missing readings', () => {
+  it('a check-in without a battery reading neither starts the hold-down nor resolves the alert', async () => {
+    const token = await registerDevice(server.url, { id: 'bat-3' });
+    await report('bat-3', token, { battery: 6 });
+    for (let i = 0; i < 3; i++) {
+      clock.advance(3600);
+      await report('bat-3', token, { battery: undefined });
+    }
+    const list = await alerts('rule=low-battery&device=bat-3');
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ status: 'open', inHoldDownSince: null });
+  });
+});
+
 describe('movement while locked', () => {
   it('a locked device that moves gets the theft-recovery command at its next check-in', async () => {
     const token = await registerDevice(server.url, { id: 'car-1', site: 'lot-7' });

@@ -9,7 +9,16 @@ import { alertFleet, CONVERGED, HOOK_SECRET, resolveTestSecret, startWebhookRece
 
 interface AlertDetail {
   id: string;
-  deliveries: { id: string; event: string; status: string; attempts: number; lastStatusCode: number | null; lastError: string | null }[];
+  deliveries: {
+    id: string;
+    event: string;
+    target: string;
+    status: string;
+    attempts: number;
+    lastStatusCode: number | null;
+    lastError: string | null;
+    history: { attempt: number; statusCode: number | null; error: string | null }[];
+  }[];
 }
 
 let db: TestDatabase;
@@ -94,6 +103,9 @@ describe('webhook delivery', () => {
 
     const view = await detail(alertId);
     expect(view.deliveries).toEqual([expect.objectContaining({ event: 'alert.opened', status: 'delivered', attempts: 3, lastStatusCode: 204, lastError: null })]);
+    // Every attempt is recorded, and the view names the receiver by origin only.
+    expect(view.deliveries[0]!.history.map((h) => h.statusCode)).toEqual([500, 500, 204]);
+    expect(view.deliveries[0]!.target).toBe(receiver.url);
   });
 
   it('backs off exponentially: the second retry waits about twice as long as the first', async () => {
