@@ -355,10 +355,12 @@ export class ProvisioningService implements ProvisioningApi {
   private async processBatch(lease: BatchLease, hooks: ProvisioningWorkerHooks, signal: AbortSignal): Promise<void> {
     const batch = await this.jobs.loadBatch(lease);
     const rows: WorkRow[] = batch.rows.map((r) => ({ rowNo: r.rowNo, deviceId: r.deviceId, plan: r.plan as ProvisioningPlan, tasks: r.tasks as TaskStates }));
+    const touched = new Set<number>();
     for (const spec of PROVISIONING_TASKS) {
       if (spec.name === 'validate') continue;
       const due = rows.filter((row) => isRunnable(row.tasks, spec.name, Date.now()));
       if (due.length === 0) continue;
+      for (const row of due) touched.add(row.rowNo);
       if (hooks.beforeStage) await this.hook(() => hooks.beforeStage!(spec.name, lease));
       if (spec.name === 'activate') await this.activateStage(lease, due, hooks, signal);
       else await this.databaseStage(spec.name, lease, due, batch.job.credentialsPublicKey, hooks);
@@ -368,6 +370,8 @@ export class ProvisioningService implements ProvisioningApi {
     await this.jobs.releaseBatch(lease, {
       done: pending.length === 0,
       nextAttemptAt: pending.length === 0 ? null : new Date(due.length > 0 ? Math.min(...due) : Date.now()),
+      // Rows no stage touched (all done by an earlier job: a re-import) get their outcome here.
+      rows: rows.filter((row) => !touched.has(row.rowNo)).map(outcomeUpdate),
     });
   }
 

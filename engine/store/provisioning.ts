@@ -148,6 +148,11 @@ const INSERT_CHUNK = 5000;
 
 type Executor = Knex | Knex.Transaction;
 
+function toDate(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  return value instanceof Date ? value : new Date(String(value));
+}
+
 async function run<T>(executor: Executor, sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
   const result = (await executor.raw(sql, bindings as Knex.RawBinding[])) as { rows: T[] };
   return result.rows;
@@ -398,8 +403,11 @@ export class ProvisioningStore {
   }
 
   /** Ends a lease: the batch is done, or waits until `nextAttemptAt` for its retries. Completes the job after its last batch. */
-  async releaseBatch(lease: BatchLease, outcome: { done: boolean; nextAttemptAt: Date | null }): Promise<void> {
+  async releaseBatch(lease: BatchLease, outcome: { done: boolean; nextAttemptAt: Date | null; rows?: readonly RowOutcomeUpdate[] }): Promise<void> {
     await this.transaction(async (trx) => {
+      // The job row first: releases of a job's last batches take turns, so the last one sees the others done.
+      await run(trx, `select id from provisioning_job where id = ? for update`, [lease.jobId]);
+      if (outcome.rows) await new ProvisioningTx(trx).saveRowOutcomes(lease.jobId, outcome.rows);
       const released = await run(
         trx,
         `update provisioning_batch set status = ?, lease_owner = null, lease_until = null, next_attempt_at = coalesce(?, now())
@@ -426,8 +434,8 @@ export class ProvisioningStore {
       id: String(row.id),
       status: row.status as ProvisioningJobStatus,
       createdBy: String(row.created_by),
-      createdAt: row.created_at as Date,
-      completedAt: (row.completed_at as Date | null) ?? null,
+      createdAt: toDate(row.created_at) ?? new Date(0),
+      completedAt: toDate(row.completed_at),
       rowsTotal: Number(row.rows_total),
       batchSize: Number(row.batch_size),
       carrier: (row.carrier as string | null) ?? null,
