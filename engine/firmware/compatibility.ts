@@ -91,6 +91,8 @@ export class CompatibilityModel {
   readonly accepts: readonly (readonly (readonly Uint8Array[])[])[];
   /** Per component and version: the release states a requirement on a component outside the matrix (never met). */
   readonly foreignRequirement: readonly (readonly (string | null)[])[];
+  /** Per component: downgrade[c][from * n + to] = 1 when stepping between these released versions goes down. */
+  readonly downgrade: readonly Uint8Array[];
   /** Bundles sorted by name; transitional combinations in declaration order. */
   readonly bundles: readonly { name: string; version: string; components: FirmwareVersions }[];
   readonly transitional: readonly FirmwareVersions[];
@@ -144,6 +146,19 @@ export class CompatibilityModel {
       foreign.push(foreignPerVersion);
     });
     this.accepts = accepts;
+    this.downgrade = versions.map((vs) => {
+      const n = vs.length;
+      const parsed = vs.map((v) => semver.parse(v));
+      const table = new Uint8Array(n * n);
+      for (let a = 0; a < n; a++) {
+        for (let b = 0; b < n; b++) {
+          const from = parsed[a];
+          const to = parsed[b];
+          table[a * n + b] = from && to && (to.compare(from) || to.compareBuild(from)) < 0 ? 1 : 0;
+        }
+      }
+      return table;
+    });
     this.foreignRequirement = foreign;
 
     this.bundles = [...(matrix.spec.bundles ?? [])]
@@ -158,7 +173,10 @@ export class CompatibilityModel {
 
   /** Stable key of a combination over the matrix's components (other components are ignored). */
   key(state: FirmwareVersions): string {
-    return this.components.map((c) => (Object.hasOwn(state, c) ? (state[c] as string) : '\u0000')).join('\u0001');
+    // A plain loop: this runs once per device check-in (the plan cache key).
+    let key = '';
+    for (const c of this.components) key += (Object.hasOwn(state, c) ? (state[c] as string) : '\u0000') + '\u0001';
+    return key;
   }
 
   /** The combination restricted to the matrix's components, in sorted component order. */

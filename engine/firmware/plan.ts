@@ -118,15 +118,22 @@ function compareVersionsLoose(a: string, b: string): number {
 }
 
 /** Stable text of a target, for cache keys. */
+const targetKeys = new WeakMap<FirmwareTarget, string>();
 export function targetKey(target: FirmwareTarget): string {
-  if ('bundle' in target) return `bundle:${target.bundle}`;
-  return (
-    'components:' +
-    Object.keys(target.components)
-      .sort(compareNames)
-      .map((c) => `${c}=${target.components[c]}`)
-      .join('\u0001')
-  );
+  let key = targetKeys.get(target);
+  if (key === undefined) {
+    key =
+      'bundle' in target
+        ? `bundle:${target.bundle}`
+        : 'components:' +
+          Object.keys(target.components)
+            .sort(compareNames)
+            .map((c) => `${c}=${target.components[c]}`)
+            .join('\u0001');
+    // Targets come from a frozen snapshot (or a caller that keeps them): computed once per object.
+    targetKeys.set(target, key);
+  }
+  return key;
 }
 
 // ── the search ────────────────────────────────────────────────────────────
@@ -139,6 +146,9 @@ interface Label {
   component: number;
   to: number;
 }
+
+/** Largest state space whose goodness is memoized in a flat array (one byte per combination). */
+const MEMO_LIMIT = 1 << 23;
 
 /** The state space of one plan: the model's versions plus, per component, the device's own value when it is no release. */
 class PlanSpace {
@@ -176,16 +186,17 @@ class PlanSpace {
       code += (i ?? (this.n[c] as number)) * (this.radix[c] as number);
     });
     this.fromCode = code;
+    this.memo = r <= MEMO_LIMIT ? new Uint8Array(r) : null;
     this.sizes = model.releases.map((rs) => rs.map((rel) => rel.spec.artifact.size));
+    // The model's table for released versions, plus one row for the device's own value (the extra slot).
     this.downgrade = components.map((_, c) => {
       const n = this.n[c] as number;
       const vs = versions[c] ?? [];
       const table = new Uint8Array((n + 1) * (n + 1));
+      const released = model.downgrade[c] as Uint8Array;
+      for (let cur = 0; cur < n; cur++) table.set(released.subarray(cur * n, cur * n + n), cur * (n + 1));
       const extra = this.extra[c];
-      for (let cur = 0; cur <= n; cur++) {
-        const fromVersion = cur < n ? (vs[cur] as string) : (extra ?? null);
-        for (let to = 0; to < n; to++) table[cur * (n + 1) + to] = model.isDowngrade(fromVersion, vs[to] as string) ? 1 : 0;
-      }
+      if (extra != null) for (let to = 0; to < n; to++) table[n * (n + 1) + to] = model.isDowngrade(extra, vs[to] as string) ? 1 : 0;
       return table;
     });
     for (const t of model.transitional) {
@@ -232,10 +243,16 @@ class PlanSpace {
     return out;
   }
 
+  /** Goodness + 1 per code, 0 while unknown: each combination is judged once per plan, however often it is reached. */
+  private readonly memo: Uint8Array | null;
+
   /** 2: stable, 1: transitional only, 0: bad. */
   goodness(code: number): 0 | 1 | 2 {
-    if (this.stable(code)) return 2;
-    return this.transitionalCodes.has(code) ? 1 : 0;
+    const known = this.memo?.[code];
+    if (known) return (known - 1) as 0 | 1 | 2;
+    const value = this.stable(code) ? 2 : this.transitionalCodes.has(code) ? 1 : 0;
+    if (this.memo) this.memo[code] = value + 1;
+    return value;
   }
 
   stable(code: number): boolean {
@@ -362,7 +379,16 @@ export function planWithModel(model: CompatibilityModel, from: FirmwareVersions,
     if (!explained.reachedGood) explained = outcome;
   }
   const { found, labels } = outcome.found === null ? { found: null, labels: explained.labels } : outcome;
-  if (found === null) return blocked(explainBlocked(space, masks, labels, allowDowngrade, target));
+  if (found === null) {
+    const reasons = explainBlocked(space, masks, labels, allowDowngrade, target);
+    if (outcome.budgetSpent) {
+      reasons.push({
+        code: 'unreachable',
+        message: `gave up after ${BAD_STATE_BUDGET} combinations off the matrix: no way back onto it that leads to the target was found`,
+      });
+    }
+    return blocked(reasons);
+  }
 
   const codes: number[] = [];
   for (let code: number = found; code !== -1; code = (labels.get(code) as Label).prev) codes.push(code);
@@ -411,7 +437,16 @@ interface SearchOutcome {
   reachedGood: boolean;
   /** Off the matrix: the bad states ran out before the layer where the device must be back on a good one. */
   prefixExhausted: boolean;
+  /** Off the matrix: the search through bad states stopped at BAD_STATE_BUDGET. */
+  budgetSpent: boolean;
 }
+
+/**
+ * How many bad combinations a device off the matrix may be walked through while looking for the way back.
+ * Bad states are every combination of released versions, which grows as versions^components; good ones are
+ * few. Devices are normally one or two steps off; the budget keeps a hopeless case from costing seconds.
+ */
+export const BAD_STATE_BUDGET = 20_000;
 
 /**
  * Layered breadth-first search. Layers before `firstGoodLayer` hold only bad states, layers from it on only
@@ -424,6 +459,7 @@ function layeredSearch(space: PlanSpace, isTarget: (code: number) => boolean, al
   let found: number | null = null;
   let reachedGood = false;
   let depth = 0;
+  let badStates = 0;
   while (layer.length > 0 && found === null) {
     depth++;
     const wantGood = depth >= firstGoodLayer;
@@ -450,12 +486,14 @@ function layeredSearch(space: PlanSpace, isTarget: (code: number) => boolean, al
             (bytes === existing.bytes && (lu.rank < existing.rank || (lu.rank === existing.rank && (c < existing.component || (c === existing.component && j < existing.to)))))
           ) {
             next.set(v, { bytes, rank: lu.rank, prev: u, component: c, to: j });
+            if (!wantGood && badStates + next.size > BAD_STATE_BUDGET) return { found: null, labels, reachedGood, prefixExhausted: true, budgetSpent: true };
           }
         }
       }
     }
     if (next.size > 0 && wantGood) reachedGood = true;
-    if (next.size === 0 && depth < firstGoodLayer) return { found: null, labels, reachedGood, prefixExhausted: true };
+    if (next.size === 0 && depth < firstGoodLayer) return { found: null, labels, reachedGood, prefixExhausted: true, budgetSpent: false };
+    if (!wantGood) badStates += next.size;
     // Rank the new layer by step sequence: the predecessor's rank, then the last step.
     const entries = [...next.entries()].sort(([, a], [, b]) => a.rank - b.rank || a.component - b.component || a.to - b.to);
     let best: Label | null = null;
@@ -470,7 +508,7 @@ function layeredSearch(space: PlanSpace, isTarget: (code: number) => boolean, al
       }
     });
   }
-  return { found, labels, reachedGood, prefixExhausted: depth < firstGoodLayer };
+  return { found, labels, reachedGood, prefixExhausted: depth < firstGoodLayer, budgetSpent: false };
 }
 
 /**

@@ -190,3 +190,19 @@ describe('planning outcomes', () => {
     expect(plan.steps).toHaveLength(1);
   });
 });
+
+describe('a device far off the matrix with no way back to the target', () => {
+  it('is given up on after a bounded search through bad combinations, and the reasons say so', () => {
+    const versions = Array.from({ length: 60 }, (_, i) => `1.${i}.0`);
+    const releases = ['a', 'b', 'c'].flatMap((c) => versions.map((v) => release('h', c, v, 1)));
+    // Two bundles at the bottom, the target at the top, and nothing in between: no path from anywhere.
+    const matrix = bundlesMatrix('h', ['a', 'b', 'c'], [
+      { name: 'low', version: '1.0.0', components: { a: '1.0.0', b: '1.0.0', c: '1.0.0' } },
+      { name: 'top', version: '9.0.0', components: { a: '1.59.0', b: '1.59.0', c: '1.59.0' } },
+    ]);
+    const plan = planFirmwarePath({ matrix, releases, from: { a: '1.30.0', b: '1.31.0', c: '1.32.0' }, target: { bundle: 'top' } });
+    expect(plan.status).toBe('blocked');
+    expect(plan.offMatrix).toBe(true);
+    expect(plan.reasons.map((r) => r.code)).toContain('unreachable');
+  });
+});
