@@ -195,14 +195,15 @@ describe('a device far off the matrix with no way back to the target', () => {
   it('is given up on after a bounded search through bad combinations, and the reasons say so', () => {
     const versions = Array.from({ length: 60 }, (_, i) => `1.${i}.0`);
     const releases = ['a', 'b', 'c'].flatMap((c) => versions.map((v) => release('h', c, v, 1)));
-    // Two bundles at the bottom, the target at the top, and nothing in between: no path from anywhere.
+    // Every bundle lies below the device, and downgrades are not allowed: every way up is off the matrix.
     const matrix = bundlesMatrix('h', ['a', 'b', 'c'], [
       { name: 'low', version: '1.0.0', components: { a: '1.0.0', b: '1.0.0', c: '1.0.0' } },
-      { name: 'top', version: '9.0.0', components: { a: '1.59.0', b: '1.59.0', c: '1.59.0' } },
+      { name: 'mid', version: '2.0.0', components: { a: '1.10.0', b: '1.10.0', c: '1.10.0' } },
     ]);
-    const plan = planFirmwarePath({ matrix, releases, from: { a: '1.30.0', b: '1.31.0', c: '1.32.0' }, target: { bundle: 'top' } });
+    const plan = planFirmwarePath({ matrix, releases, from: { a: '1.30.0', b: '1.31.0', c: '1.32.0' }, target: { bundle: 'mid' } });
     expect(plan.status).toBe('blocked');
     expect(plan.offMatrix).toBe(true);
-    expect(plan.reasons.map((r) => r.code)).toContain('unreachable');
+    expect(plan.reasons.map((r) => r.code)).toContain('downgrade-not-allowed');
+    expect(plan.reasons.find((r) => r.code === 'unreachable')?.message).toMatch(/gave up after/);
   });
 });
