@@ -60,20 +60,24 @@ export async function readFleetFile(file: string): Promise<FleetDevice[]> {
   }
   try {
     if (first.startsWith('[') || /^\{\s*"devices"/.test(first)) return parseFleetFile(await readFile(file, 'utf8'));
-    // Large chunks split by hand: several times faster than node:readline on a million lines.
+    // 1 MiB chunks, each parsed as one batch of lines: several times faster than node:readline and a
+    // JSON.parse per line on a million devices.
     const reader = new FleetFileReader();
-    let line = 0;
+    let line = 1;
     let rest = '';
     for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
       const text = rest + (chunk as string);
-      let start = 0;
-      for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
-        reader.addLine(text.slice(start, end), ++line);
-        start = end + 1;
+      const cut = text.lastIndexOf('\n');
+      if (cut < 0) {
+        rest = text;
+        continue;
       }
-      rest = text.slice(start);
+      const lines = text.slice(0, cut).split('\n');
+      reader.addLines(lines, line);
+      line += lines.length;
+      rest = text.slice(cut + 1);
     }
-    if (rest !== '') reader.addLine(rest, ++line);
+    if (rest !== '') reader.addLines([rest], line);
     return reader.finish();
   } catch (error) {
     if (error instanceof FleetFileError) throw new UsageError(`--fleet ${file}: ${error.message}`);

@@ -3,7 +3,7 @@ import { INITIAL_FIRMWARE_STATE } from '../../engine/model/index.ts';
 import { FleetStore } from '../../engine/store/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { fleetform } from './cli.ts';
-import { BUNDLES, fleetRepository, matrix } from './fleet-repo.ts';
+import { bundle, BUNDLES, fleetRepository, matrix } from './fleet-repo.ts';
 
 // The fleet as the engine holds it: registered devices whose last check-in reported their firmware.
 let database: TestDatabase;
@@ -12,8 +12,8 @@ beforeAll(async () => {
   const store = await FleetStore.open({ url: database.url, poolSize: 2 });
   try {
     const fleet = [
-      ...Array.from({ length: 6 }, (_, i) => ({ id: `north-${i}`, site: 'north', firmware: BUNDLES[0]! })),
-      ...Array.from({ length: 4 }, (_, i) => ({ id: `south-${i}`, site: 'south', firmware: BUNDLES[2]! })),
+      ...Array.from({ length: 6 }, (_, i) => ({ id: `north-${i}`, site: 'north', firmware: bundle('app-0.9.0') })),
+      ...Array.from({ length: 4 }, (_, i) => ({ id: `south-${i}`, site: 'south', firmware: bundle('app-1.1.0') })),
     ];
     await store.insertDevices(
       fleet.map(({ id, site }) => ({
@@ -71,7 +71,7 @@ describe('the fleet from the engine database', () => {
       const devices = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; firmware: Record<string, string>; site: string });
       expect(devices.map((d) => d.id)).toEqual([...devices.map((d) => d.id)].sort());
       expect(devices).toHaveLength(10);
-      expect(devices.find((d) => d.id === 'south-0')).toMatchObject({ site: 'south', firmware: { mcu: '1.1.0', ble: '1.1.0' } });
+      expect(devices.find((d) => d.id === 'south-0')).toMatchObject({ site: 'south', firmware: { mcu: '1.1.0', ble: '1.0.0' } });
     } finally {
       repo.dispose();
     }
@@ -80,8 +80,8 @@ describe('the fleet from the engine database', () => {
   it('diff --database-url computes the same impact as diff --fleet with the exported file', async () => {
     const repo = fleetRepository();
     try {
-      repo.write('firmware-manifests/matrix-tracker.yaml', matrix(BUNDLES.filter((b) => b.name !== 'app-1.1.0')));
-      repo.commit('retire app 1.1.0');
+      repo.write('firmware-manifests/matrix-tracker.yaml', matrix(BUNDLES.filter((b) => b.name !== 'app-1.0.0')));
+      repo.commit('retire app 1.0.0');
       const exported = await fleetform(repo.dir, 'fleet', 'export', '--database-url', database.url, '--out', 'fleet.jsonl');
       expect(exported.code).toBe(0);
       const fromDatabase = await fleetform(repo.dir, 'diff', 'HEAD~1', 'HEAD', '--database-url', database.url, '--format', 'json', '--fail-on', 'blocked');
@@ -90,7 +90,7 @@ describe('the fleet from the engine database', () => {
       expect(fromFile.code).toBe(3);
       const impact = (run: { stdout: string }) => (JSON.parse(run.stdout) as { impact: { firmware: { newlyBlocked: { devices: number }[] } } }).impact;
       expect(impact(fromDatabase)).toEqual(impact(fromFile));
-      expect(impact(fromDatabase).firmware.newlyBlocked).toEqual([expect.objectContaining({ firmware: 'app-1.0.0', devices: 6 })]);
+      expect(impact(fromDatabase).firmware.newlyBlocked).toEqual([expect.objectContaining({ firmware: 'app-0.9.0', devices: 6 })]);
     } finally {
       repo.dispose();
     }

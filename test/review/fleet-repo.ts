@@ -10,15 +10,22 @@ export interface Bundle {
 
 export const RELEASES: Record<'mcu' | 'ble', string[]> = {
   mcu: ['1.0.0', '1.1.0', '2.0.0'],
-  ble: ['1.0.0', '1.1.0'],
+  ble: ['0.9.0', '1.0.0', '1.1.0'],
 };
 
 export const BUNDLES: Bundle[] = [
+  { name: 'app-0.9.0', version: '0.9.0', mcu: '1.0.0', ble: '0.9.0' },
   { name: 'app-1.0.0', version: '1.0.0', mcu: '1.0.0', ble: '1.0.0' },
   { name: 'app-1.1.0', version: '1.1.0', mcu: '1.1.0', ble: '1.0.0' },
   { name: 'app-1.2.0', version: '1.2.0', mcu: '1.1.0', ble: '1.1.0' },
   { name: 'app-2.0.0', version: '2.0.0', mcu: '2.0.0', ble: '1.1.0' },
 ];
+
+export function bundle(name: string): Bundle {
+  const found = BUNDLES.find((b) => b.name === name);
+  if (!found) throw new Error(`no bundle ${name} in the fixture`);
+  return found;
+}
 
 export function sha(component: string, version: string): string {
   const seed = `${component}${version}`.replace(/[^0-9a-f]/g, 'a');

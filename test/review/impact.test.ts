@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GitFixture } from '../git/fixture.ts';
 import { fleetform } from './cli.ts';
-import { BUNDLES, devices, fleetFile, fleetRepository, matrix, rollout, site, sizeOf, TENANT, type Device } from './fleet-repo.ts';
+import { bundle, BUNDLES, devices, fleetFile, fleetRepository, matrix, rollout, site, sizeOf, TENANT, type Device } from './fleet-repo.ts';
 
 const repos: GitFixture[] = [];
 function repository(): GitFixture {
@@ -15,12 +15,18 @@ afterEach(() => {
   for (const repo of repos.splice(0)) repo.dispose();
 });
 
-const [APP_100, APP_110, APP_120, APP_200] = BUNDLES as [typeof BUNDLES[0], typeof BUNDLES[0], typeof BUNDLES[0], typeof BUNDLES[0]];
-
-/** 30 locators at north on app-1.0.0, 20 at south on app-1.2.0, 10 at south on app-1.1.0. */
+/** 30 locators at north on app-1.0.0, 20 at south on app-1.2.0, 10 at south on app-1.1.0, 5 at south still on app-0.9.0. */
 function fleet(): Device[] {
-  return [...devices('north', 30, 'north', APP_100), ...devices('south', 20, 'south', APP_120), ...devices('mid', 10, 'south', APP_110)];
+  return [
+    ...devices('north', 30, 'north', bundle('app-1.0.0')),
+    ...devices('south', 20, 'south', bundle('app-1.2.0')),
+    ...devices('mid', 10, 'south', bundle('app-1.1.0')),
+    ...devices('old', 5, 'south', bundle('app-0.9.0')),
+  ];
 }
+
+/** Retiring app-1.0.0: its devices are off the matrix (with a way back), app-0.9.0's are stranded. */
+const RETIRED = matrix(BUNDLES.filter((b) => b.name !== 'app-1.0.0'));
 
 function withFleet(repo: GitFixture, list: Device[] = fleet()): string {
   repo.write('fleet.jsonl', fleetFile(list));
@@ -57,7 +63,7 @@ describe('fleet impact of a change', () => {
     repo.commit('target app 2.0.0');
     const { code, impact } = await impactOf(repo, fleetPath);
     expect(code).toBe(0);
-    expect(impact.devices).toBe(60);
+    expect(impact.devices).toBe(65);
     expect(impact.firmware.paths).toEqual([
       {
         rollout: 'tracker-rollout',
@@ -80,12 +86,22 @@ describe('fleet impact of a change', () => {
         bytes: bytes(['ble', '1.1.0'], ['mcu', '2.0.0']),
         devices: 10,
       },
+      {
+        rollout: 'tracker-rollout',
+        hardware: 'tracker',
+        from: 'app-0.9.0',
+        via: ['app-1.0.0', 'app-1.1.0', 'app-1.2.0'],
+        to: 'app-2.0.0',
+        steps: 4,
+        bytes: bytes(['ble', '1.0.0'], ['mcu', '1.1.0'], ['ble', '1.1.0'], ['mcu', '2.0.0']),
+        devices: 5,
+      },
     ]);
-    expect(impact.firmware.planChanged).toBe(60);
+    expect(impact.firmware.planChanged).toBe(65);
     expect(impact.config.changed).toBe(0);
-    expect(impact.affected).toBe(60);
+    expect(impact.affected).toBe(65);
     // Every device with a new path falls in exactly one wave; only the active one (canary) is open.
-    expect(impact.firmware.waves.reduce((sum, w) => sum + w.devices, 0)).toBe(60);
+    expect(impact.firmware.waves.reduce((sum, w) => sum + w.devices, 0)).toBe(65);
     for (const wave of impact.firmware.waves) {
       expect(['canary', 'wider', 'all']).toContain(wave.wave);
       expect(wave.open).toBe(wave.wave === 'canary');
@@ -112,38 +128,39 @@ describe('fleet impact of a change', () => {
   it('a removed bundle that devices still run shows them as off-matrix', async () => {
     const repo = repository();
     const fleetPath = withFleet(repo);
-    repo.write('firmware-manifests/matrix-tracker.yaml', matrix(BUNDLES.filter((b) => b !== APP_110)));
-    repo.commit('retire app 1.1.0');
-    const { impact } = await impactOf(repo, fleetPath);
+    repo.write('firmware-manifests/matrix-tracker.yaml', RETIRED);
+    repo.commit('retire app 1.0.0');
+    const { code, impact } = await impactOf(repo, fleetPath);
+    expect(code).toBe(0);
     expect(impact.firmware.newlyOffMatrix).toEqual([
       {
         hardware: 'tracker',
-        firmware: 'mcu 1.1.0 · ble 1.0.0',
+        firmware: 'mcu 1.0.0 · ble 1.0.0',
         rollout: 'tracker-rollout',
-        devices: 10,
-        examples: ['mid-0000', 'mid-0001', 'mid-0002', 'mid-0003', 'mid-0004'],
+        devices: 30,
+        examples: ['north-0000', 'north-0001', 'north-0002', 'north-0003', 'north-0004'],
       },
     ]);
-    // They still have a way back: one step onto app-1.2.0.
+    // They still have a way back onto the matrix, and on to the target.
     expect(impact.firmware.paths).toContainEqual(
-      expect.objectContaining({ from: 'mcu 1.1.0 · ble 1.0.0', via: [], to: 'app-1.2.0', steps: 1, devices: 10 }),
+      expect.objectContaining({ from: 'mcu 1.0.0 · ble 1.0.0', via: ['app-1.1.0'], to: 'app-1.2.0', steps: 2, devices: 30 }),
     );
   });
 
   it('a matrix change that leaves a reported state unreachable makes --fail-on blocked exit 3', async () => {
     const repo = repository();
     const fleetPath = withFleet(repo);
-    // Without app-1.1.0, a device on app-1.0.0 has no single-component step onto a known-good combination.
-    repo.write('firmware-manifests/matrix-tracker.yaml', matrix(BUNDLES.filter((b) => b !== APP_110)));
-    repo.commit('retire app 1.1.0');
+    // Without app-1.0.0, a device on app-0.9.0 has no single-component step onto a known-good combination.
+    repo.write('firmware-manifests/matrix-tracker.yaml', RETIRED);
+    repo.commit('retire app 1.0.0');
     const { code, impact } = await impactOf(repo, fleetPath, '--fail-on', 'blocked');
     expect(code).toBe(3);
     expect(impact.firmware.newlyBlocked).toEqual([
-      expect.objectContaining({ hardware: 'tracker', firmware: 'app-1.0.0', devices: 30 }),
+      { hardware: 'tracker', firmware: 'app-0.9.0', rollout: 'tracker-rollout', devices: 5, examples: ['old-0000', 'old-0001', 'old-0002', 'old-0003', 'old-0004'] },
     ]);
     const text = await fleetform(repo.dir, 'diff', 'HEAD~1', 'HEAD', '--fleet', fleetPath, '--fail-on', 'blocked');
     expect(text.code).toBe(3);
-    expect(text.stdout.split('\n')[1]).toMatch(/^Blast radius: 40 of 60 devices \(66\.7%\).*\d+ start upgrading now\), 30 newly blocked, 10 newly off-matrix/);
+    expect(text.stdout.split('\n')[1]).toMatch(/^Blast radius: 35 of 65 devices \(53\.8%\).*\d+ start upgrading now\), 5 newly blocked, 30 newly off-matrix/);
   });
 
   it('--fail-on blocked passes a change that blocks nobody; --fail-on any fails any change that touches a device', async () => {
@@ -171,10 +188,10 @@ describe('fleet impact of a change', () => {
   it('renders the same markdown on every run, as checked in', async () => {
     const repo = repository();
     const fleetPath = withFleet(repo);
-    repo.write('firmware-manifests/matrix-tracker.yaml', matrix(BUNDLES.filter((b) => b !== APP_110)));
+    repo.write('firmware-manifests/matrix-tracker.yaml', RETIRED);
     repo.write('firmware-manifests/rollout.yaml', rollout({ target: 'app-2.0.0', activeWave: 'wider', maxInFlightPerCell: 5 }));
     repo.write('fleet-config/sites/north.yaml', site('north', 'NORTH_WIFI_ROTATED', '{ reportIntervalSeconds: 300 }'));
-    repo.commit('target app 2.0.0, retire app 1.1.0, rotate the north password');
+    repo.commit('target app 2.0.0, retire app 1.0.0, rotate the north password');
     const first = await fleetform(repo.dir, 'diff', 'HEAD~1', 'HEAD', '--fleet', 'fleet.jsonl', '--format', 'markdown');
     const second = await fleetform(repo.dir, 'diff', 'HEAD~1', 'HEAD', '--fleet', 'fleet.jsonl', '--format', 'markdown');
     expect(second.stdout).toBe(first.stdout);
@@ -186,7 +203,7 @@ describe('fleet impact of a change', () => {
 
   it('compares a device override holding a secret without revealing it', async () => {
     const repo = repository();
-    const special = { ...devices('vip', 1, 'north', APP_120)[0]!, configOverride: { apiKey: { secretRef: { env: 'VIP_KEY' } } } };
+    const special = { ...devices('vip', 1, 'north', bundle('app-1.2.0'))[0]!, configOverride: { apiKey: { secretRef: { env: 'VIP_KEY' } } } };
     const fleetPath = withFleet(repo, [...fleet(), special]);
     repo.write('fleet-config/sites/north.yaml', site('north', 'NORTH_WIFI', '{ reportIntervalSeconds: 300 }'));
     repo.commit('north reports more often');
