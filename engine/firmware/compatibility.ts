@@ -234,7 +234,7 @@ export class CompatibilityModel {
       if (problems.length === 0 && !this.bundleKeys.has(this.key(state))) {
         problems.push({
           code: 'not-a-known-combination',
-          message: `${describeVersions(this.normalize(state), this.components)} is not a declared bundle`,
+          message: `${describeVersions(this.normalize(state), this.matrix.spec.components)} is not a declared bundle`,
         });
       }
       return problems;

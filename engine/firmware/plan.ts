@@ -570,7 +570,7 @@ function explainBlocked(space: PlanSpace, masks: readonly Uint8Array[], labels: 
           to,
           via: freezeAll(state),
           problems: shown,
-          message: `${comp} cannot step ${fromVersion ?? '(none)'} → ${to} from ${describeVersions(state, model.components)}: ${shown.map((p) => p.message).join('; ') || 'the result is not known-good'}`,
+          message: `${comp} cannot step ${fromVersion ?? '(none)'} → ${to} from ${describeVersions(state, model.matrix.spec.components)}: ${shown.map((p) => p.message).join('; ') || 'the result is not known-good'}`,
         };
         if (!existing) order.push(key);
         witnesses.set(key, reason);
@@ -581,7 +581,7 @@ function explainBlocked(space: PlanSpace, masks: readonly Uint8Array[], labels: 
   if (reasons.length === 0) {
     reasons.push({
       code: 'unreachable',
-      message: `no known-good combination matching the target is reachable from ${describeVersions(model.normalize(space.decode(space.fromCode)), model.components)} one component at a time`,
+      message: `no known-good combination matching the target is reachable from ${describeVersions(model.normalize(space.decode(space.fromCode)), model.matrix.spec.components)} one component at a time`,
     });
   }
   return reasons;
