@@ -128,6 +128,8 @@ interface ConfigGroup {
   headRollout: Rollout | null;
   hardwareBase: string | null;
   hardwareHead: string | null;
+  /** Same rollout, waves and open wave at BASE and HEAD. */
+  sameRollout: boolean;
   plans: Map<string, { base: Outcome; head: Outcome }>;
 }
 
@@ -287,13 +289,16 @@ export function fleetImpact(input: ImpactInput): FleetImpact {
     if (!group) {
       const hardwareBase = base.profiles.get(device.profile)?.spec.hardware ?? null;
       const hardwareHead = head.profiles.get(device.profile)?.spec.hardware ?? null;
+      const baseRollout = hardwareBase ? firmware.rolloutFor(base, device) : null;
+      const headRollout = hardwareHead ? firmware.rolloutFor(head, device) : null;
       group = {
         baseHash: configOf(base, baseVault, device),
         headHash: configOf(head, headVault, device),
-        baseRollout: hardwareBase ? firmware.rolloutFor(base, device) : null,
-        headRollout: hardwareHead ? firmware.rolloutFor(head, device) : null,
+        baseRollout,
+        headRollout,
         hardwareBase,
         hardwareHead,
+        sameRollout: placementEquivalent(baseRollout, headRollout),
         plans: new Map(),
       };
       groups.set(identityKey, group);
@@ -326,23 +331,25 @@ export function fleetImpact(input: ImpactInput): FleetImpact {
     if (headOff) offMatrixAtHead += 1;
     const wasUpgrading = was.plan?.status === 'upgrade';
     const nowUpgrading = now.plan?.status === 'upgrade';
-    const sameRollout = placementEquivalent(group.baseRollout, group.headRollout);
+    const sameRollout = group.sameRollout;
     let changed = was.signature !== now.signature;
     let nowPlacement: WavePlacement | null = null;
     if (changed || !sameRollout) {
-      // Wave placement hashes the device id: only for devices whose plan or rollout changes, once per name.
-      let headBucket: number | null = null;
-      const bucketUnder = (rollout: Rollout): number => {
-        if (rollout.metadata.name === group.headRollout?.metadata.name) return (headBucket ??= firmware.bucket(rollout.metadata.name, device.id));
-        return firmware.bucket(rollout.metadata.name, device.id);
-      };
-      nowPlacement = nowUpgrading && group.headRollout ? firmware.placement(group.headRollout, bucketUnder(group.headRollout)) : null;
-      const wasEligible =
-        wasUpgrading && group.baseRollout
-          ? sameRollout && nowPlacement
-            ? nowPlacement.eligible
-            : firmware.placement(group.baseRollout, bucketUnder(group.baseRollout)).eligible
-          : false;
+      // Wave placement hashes the device id: only for devices whose plan or rollout changes, and once when
+      // both revisions name the same rollout (the bucket depends on the name and the id only).
+      const headBucket = nowUpgrading && group.headRollout ? firmware.bucket(group.headRollout.metadata.name, device.id) : null;
+      nowPlacement = headBucket !== null && group.headRollout ? firmware.placement(group.headRollout, headBucket) : null;
+      let wasEligible = false;
+      if (wasUpgrading && group.baseRollout) {
+        if (sameRollout && nowPlacement) wasEligible = nowPlacement.eligible;
+        else {
+          const baseBucket =
+            headBucket !== null && group.baseRollout.metadata.name === group.headRollout?.metadata.name
+              ? headBucket
+              : firmware.bucket(group.baseRollout.metadata.name, device.id);
+          wasEligible = firmware.placement(group.baseRollout, baseBucket).eligible;
+        }
+      }
       const nowEligible = nowPlacement?.eligible ?? false;
       if (nowEligible && !wasEligible) startsNow += 1;
       if (wasEligible !== nowEligible) changed = true;
