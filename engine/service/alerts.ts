@@ -93,11 +93,35 @@ interface CachedAlert extends AlertLifecycleState {
   holdDownSeconds: number;
 }
 
+interface AlertDescription {
+  scope: 'device' | 'fleet';
+  tenant: string | null;
+  site: string | null;
+  deviceId: string | null;
+  summary: string;
+  details: JsonObject;
+}
+
 interface Change {
   evaluation: { rule: string; severity: Severity; dedupeKey: string; holdDownSeconds: number; actions: readonly AlertAction[] };
   action: LifecycleAction;
   current: CachedAlert | null;
   next: AlertLifecycleState | null;
+  /** Opens only: what the new alert says. */
+  description?: AlertDescription;
+  /** Opens only: the row to insert (its id is chosen before the write). */
+  row?: AlertRow;
+}
+
+/** One check-in's (or one silent device's) evaluations, waiting for the next batch. */
+interface DeviceWork {
+  active: ActiveRevision;
+  device: Pick<DeviceIdentity, 'id' | 'site' | 'profile'>;
+  facts: DeviceFacts;
+  evaluations: readonly RuleEvaluation[];
+  now: number;
+  /** The sweep's view of a silent device: it may open alerts, never clear them. */
+  opensOnly: boolean;
 }
 
 const RULESET_MEMO = 'alert-rule-set';
@@ -105,6 +129,8 @@ const RULE_DESCRIPTIONS_MEMO = 'alert-rule-descriptions';
 const RULE_FACTS_MEMO = 'alert-rule-facts';
 const MAX_PREVIOUS = 1_000_000;
 const MAX_TOWERS_PER_REQUEST = 10_000;
+/** Device evaluations written per transaction. */
+const WRITE_BATCH = 500;
 const DELIVERY_BATCH = 20;
 const ALERT_STATUSES = new Set(['open', 'acknowledged', 'resolved', 'active']);
 const SEVERITIES = new Set(['info', 'warning', 'critical']);
@@ -219,9 +245,13 @@ export class AlertService {
   private active = new Map<string, CachedAlert>();
   /** Previous check-in per device (time, battery): for battery drop per day. */
   private previous = new Map<string, { at: number; battery?: number }>();
-  /** Per-device chains: one device's alert changes are computed and written in order. */
-  private chains = new Map<string, Promise<void>>();
-  private pending = new Set<Promise<void>>();
+  /**
+   * Device evaluations that may change an alert, written in batches by one flush at a time: the
+   * batch's transitions are computed in arrival order (so one device's check-ins apply in order)
+   * and written in one transaction, whatever the number of devices.
+   */
+  private queue: DeviceWork[] = [];
+  private flushing: Promise<void> | null = null;
   private timers: NodeJS.Timeout[] = [];
   private towerLookup: (cell: ServingCell) => CellTower | undefined = () => undefined;
   private towerVersion = '';
@@ -260,7 +290,10 @@ export class AlertService {
 
   /** Resolves once every alert change queued by check-ins so far is written (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    while (this.flushing || this.queue.length > 0) {
+      if (!this.flushing) this.flushQueue();
+      await this.flushing?.catch(() => undefined);
+    }
   }
 
   /** The imported tower table (site-declared towers win in the check-in path). */
@@ -345,100 +378,111 @@ export class AlertService {
     const evaluations = evaluateDeviceRules(ruleSet, facts);
     // Most check-ins: nothing holds and nothing is active for this device — no work queued.
     if (!evaluations.some((e) => e.holds || this.active.has(cacheKey(e.rule, e.dedupeKey)))) return;
-    this.enqueue(event.device.id, () => this.applyDeviceEvaluations(event.revision, event.device, facts, evaluations, now, false));
+    this.enqueue({ active: event.revision, device: event.device, facts, evaluations, now, opensOnly: false });
   };
 
-  private enqueue(deviceId: string, work: () => Promise<void>): void {
-    const previous = this.chains.get(deviceId) ?? Promise.resolve();
-    const next = previous.then(work).catch((error: unknown) => this.options.log.warn({ err: error, device: deviceId }, 'alert evaluation failed'));
-    this.chains.set(deviceId, next);
-    this.pending.add(next);
-    void next.finally(() => {
-      this.pending.delete(next);
-      if (this.chains.get(deviceId) === next) this.chains.delete(deviceId);
-    });
+  private enqueue(work: DeviceWork): void {
+    this.queue.push(work);
+    if (!this.flushing) setImmediate(() => this.flushQueue());
   }
 
-  /** Lifecycle transitions for one device's evaluations; `opensOnly` for the sweep's view of a silent device. */
-  private async applyDeviceEvaluations(
-    active: ActiveRevision,
-    device: Pick<DeviceIdentity, 'id' | 'site' | 'profile'>,
-    facts: DeviceFacts,
-    evaluations: readonly RuleEvaluation[],
-    now: number,
-    opensOnly: boolean,
-  ): Promise<void> {
+  private flushQueue(): void {
+    if (this.flushing || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, WRITE_BATCH);
+    this.flushing = this.writeDeviceWork(batch)
+      .catch((error: unknown) => this.options.log.warn({ err: error, checkIns: batch.length }, 'alert write failed; the next check-ins will retry'))
+      .finally(() => {
+        this.flushing = null;
+        if (this.queue.length > 0) this.flushQueue();
+      });
+  }
+
+  /** Transitions for a batch of device evaluations, in arrival order, then one write. */
+  private async writeDeviceWork(batch: readonly DeviceWork[]): Promise<void> {
+    // What the batch itself changed so far: a later check-in of the same device sees it.
+    const overlay = new Map<string, CachedAlert | null>();
     const changes: Change[] = [];
-    for (const evaluation of evaluations) {
-      if (opensOnly && !evaluation.holds) continue;
-      const current = this.active.get(cacheKey(evaluation.rule, evaluation.dedupeKey)) ?? null;
-      // A check-in that lacks a fact the rule reads (no battery reading) says nothing about it:
-      // it neither starts the hold-down nor resolves the alert.
-      if (!evaluation.holds && current && this.ruleFacts(active, evaluation.rule).some((fact) => facts[fact as keyof DeviceFacts] === undefined)) continue;
-      const transition = nextAlertState(current, evaluation.holds, now, evaluation.holdDownSeconds);
-      if (transition.action === 'none' || transition.action === 'keep') continue;
-      changes.push({ evaluation, action: transition.action, current, next: transition.next });
+    for (const work of batch) {
+      const { active, device, facts } = work;
+      for (const evaluation of work.evaluations) {
+        if (work.opensOnly && !evaluation.holds) continue;
+        const key = cacheKey(evaluation.rule, evaluation.dedupeKey);
+        const current = (overlay.has(key) ? overlay.get(key) : this.active.get(key)) ?? null;
+        // A check-in that lacks a fact the rule reads (no battery reading) says nothing about it:
+        // it neither starts the hold-down nor resolves the alert.
+        if (!evaluation.holds && current && this.ruleFacts(active, evaluation.rule).some((fact) => facts[fact as keyof DeviceFacts] === undefined)) continue;
+        const transition = nextAlertState(current, evaluation.holds, work.now, evaluation.holdDownSeconds);
+        if (transition.action === 'none' || transition.action === 'keep') continue;
+        const change: Change = { evaluation, action: transition.action, current, next: transition.next };
+        if (transition.action === 'open') {
+          const description = this.ruleDescription(active, evaluation.rule);
+          change.description = {
+            scope: 'device',
+            tenant: active.snapshot.sites.get(device.site)?.spec.tenant ?? null,
+            site: device.site,
+            deviceId: device.id,
+            summary: `${evaluation.rule} on device ${device.id}${description ? `: ${description}` : ''}`,
+            details: { facts: factSummary(facts) },
+          };
+        }
+        this.prepare(change, work.now);
+        changes.push(change);
+        if (change.row) overlay.set(key, cached(change.row));
+        else if (transition.action === 'resolve') overlay.set(key, null);
+        else if (current && transition.next) overlay.set(key, { ...current, clearSince: transition.next.clearSince });
+      }
     }
-    if (changes.length === 0) return;
-    const tenant = active.snapshot.sites.get(device.site)?.spec.tenant ?? null;
-    const details: JsonObject = { facts: factSummary(facts) };
-    await this.writeChanges(active, changes, now, (evaluation) => ({
-      scope: 'device',
-      tenant,
-      site: device.site,
-      deviceId: device.id,
-      summary: `${evaluation.rule} on device ${device.id}${this.ruleDescription(active, evaluation.rule) ? `: ${this.ruleDescription(active, evaluation.rule)}` : ''}`,
-      details,
-    }));
+    const active = batch[batch.length - 1]?.active;
+    if (changes.length > 0 && active) await this.writeChanges(active, changes, batch[0]!.now);
+  }
+
+  /** An open gets its row (and id) before the write, so later changes in the batch can name it. */
+  private prepare(change: Change, now: number): void {
+    if (change.action !== 'open' || change.row) return;
+    const description = change.description ?? { scope: 'device', tenant: null, site: null, deviceId: null, summary: change.evaluation.rule, details: {} };
+    change.row = {
+      id: randomUUID(),
+      rule: change.evaluation.rule,
+      dedupeKey: change.evaluation.dedupeKey,
+      scope: description.scope,
+      severity: change.evaluation.severity,
+      status: 'open',
+      tenant: description.tenant,
+      site: description.site,
+      deviceId: description.deviceId,
+      summary: description.summary,
+      details: description.details,
+      openedAt: new Date(now),
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      resolvedAt: null,
+      clearSince: null,
+      holdDownSeconds: change.evaluation.holdDownSeconds,
+    };
   }
 
   /** Writes a batch of transitions, runs the actions of new alerts, and keeps the cache in step. */
-  private async writeChanges(
-    active: ActiveRevision,
-    changes: readonly Change[],
-    now: number,
-    describe: (evaluation: Change['evaluation']) => { scope: 'device' | 'fleet'; tenant: string | null; site: string | null; deviceId: string | null; summary: string; details: JsonObject },
-  ): Promise<void> {
+  private async writeChanges(active: ActiveRevision, changes: readonly Change[], now: number): Promise<void> {
     const batch: AlertChanges = { opens: [], holdDowns: [], resolves: [] };
-    const at = new Date(now);
-    const openedRows = new Map<string, { change: Change; row: AlertRow }>();
     for (const change of changes) {
       const { evaluation } = change;
-      if (change.action === 'open') {
-        const description = describe(evaluation);
-        const row: AlertRow = {
-          id: randomUUID(),
-          rule: evaluation.rule,
-          dedupeKey: evaluation.dedupeKey,
-          scope: description.scope,
-          severity: evaluation.severity,
-          status: 'open',
-          tenant: description.tenant,
-          site: description.site,
-          deviceId: description.deviceId,
-          summary: description.summary,
-          details: description.details,
-          openedAt: at,
-          acknowledgedAt: null,
-          acknowledgedBy: null,
-          resolvedAt: null,
-          clearSince: null,
-          holdDownSeconds: evaluation.holdDownSeconds,
-        };
-        openedRows.set(row.id, { change, row });
+      this.prepare(change, now);
+      if (change.action === 'open' && change.row) {
+        const row = change.row;
+        const deviceId = row.deviceId;
         batch.opens.push({
           alert: row,
+          // Device actions need a device: a fleet alert's command actions have none to go to.
           commands:
-            description.deviceId === null
+            deviceId === null
               ? []
-              : evaluation.actions.flatMap((action) =>
-                  action.type === 'command' ? [{ deviceId: description.deviceId!, type: action.command, params: action.params ?? {} }] : [],
-                ),
+              : evaluation.actions.flatMap((action) => (action.type === 'command' ? [{ deviceId, type: action.command, params: action.params ?? {} }] : [])),
           webhooks: this.webhooksFor(active, evaluation.actions, 'alert.opened', row),
         });
       } else if (change.current && (change.action === 'start-hold-down' || change.action === 'cancel-hold-down')) {
         batch.holdDowns.push({ id: change.current.id, clearSince: change.next?.clearSince != null ? new Date(change.next.clearSince) : null });
       } else if (change.current && change.action === 'resolve') {
+        const at = new Date(change.next?.resolvedAt ?? now);
         const clearSince = new Date(change.next?.clearSince ?? now);
         const resolvedRow = evaluation.actions.some((a) => a.type === 'webhook') ? await this.alerts.getAlert(change.current.id) : null;
         const webhooks = resolvedRow
@@ -449,26 +493,33 @@ export class AlertService {
     }
     const result = await this.alerts.writeAlertChanges(batch);
     const opened = new Set(result.opened);
-    for (const { change, row } of openedRows.values()) {
-      const key = cacheKey(row.rule, row.dedupeKey);
-      if (opened.has(row.id)) {
-        if (row.scope === 'device') this.active.set(key, cached(row));
-        this.options.log.info({ alert: row.id, rule: row.rule, key: row.dedupeKey, severity: row.severity }, 'alert opened');
-      } else {
-        // Another engine (or a stale cache) had it open already: adopt the stored one.
-        const existing = await this.alerts.activeAlert(change.evaluation.rule, change.evaluation.dedupeKey);
-        if (existing && existing.scope === 'device') this.active.set(key, cached(existing));
-      }
-    }
+    const resolved = new Set(result.resolved);
+    const reload = new Set<string>();
+    // The cache follows the changes in order, as the batch computed them.
     for (const change of changes) {
-      if (!change.current || change.action === 'open') continue;
-      const key = cacheKey(change.current.rule, change.current.dedupeKey);
-      if (change.action === 'resolve') {
-        this.active.delete(key);
-        if (result.resolved.includes(change.current.id)) this.options.log.info({ alert: change.current.id, rule: change.current.rule }, 'alert resolved');
-      } else if (change.next && this.active.has(key)) {
+      const key = cacheKey(change.evaluation.rule, change.evaluation.dedupeKey);
+      const row = change.row;
+      if (change.action === 'open' && row) {
+        if (opened.has(row.id)) {
+          if (row.scope === 'device') this.active.set(key, cached(row));
+          reload.delete(key);
+          this.options.log.info({ alert: row.id, rule: row.rule, key: row.dedupeKey, severity: row.severity }, 'alert opened');
+        } else {
+          // Another engine (or a stale cache) had it open already: adopt the stored one.
+          reload.add(key);
+        }
+      } else if (change.current && change.action === 'resolve') {
+        if (this.active.get(key)?.id === change.current.id) this.active.delete(key);
+        if (resolved.has(change.current.id)) this.options.log.info({ alert: change.current.id, rule: change.current.rule }, 'alert resolved');
+      } else if (change.current && change.next && this.active.get(key)?.id === change.current.id) {
         this.active.set(key, { ...change.current, clearSince: change.next.clearSince });
       }
+    }
+    for (const key of reload) {
+      const [rule = '', dedupeKey = ''] = key.split('\u0000');
+      const existing = await this.alerts.activeAlert(rule, dedupeKey);
+      if (existing && existing.scope === 'device') this.active.set(key, cached(existing));
+      else this.active.delete(key);
     }
   }
 
@@ -531,7 +582,7 @@ export class AlertService {
       for (const device of marked) {
         const facts = offlineFacts(device, at);
         const evaluations = evaluateDeviceRules(ruleSet, facts);
-        if (evaluations.some((e) => e.holds)) this.enqueue(device.id, () => this.applyDeviceEvaluations(active, device, facts, evaluations, at, true));
+        if (evaluations.some((e) => e.holds)) this.enqueue({ active, device, facts, evaluations, now: at, opensOnly: true });
       }
     }
     await this.idle();
@@ -554,15 +605,14 @@ export class AlertService {
       if (rules.has(row.rule) || stale.some((c) => c.current?.id === row.id)) continue;
       stale.push({ evaluation: { rule: row.rule, severity: row.severity, dedupeKey: row.dedupeKey, holdDownSeconds: 0, actions: [] }, action: 'resolve', current: cached(row), next: { ...cached(row), status: 'resolved', resolvedAt: at, clearSince: at } });
     }
-    if (stale.length > 0) await this.writeChanges(active, stale, at, () => ({ scope: 'device', tenant: null, site: null, deviceId: null, summary: '', details: {} }));
+    if (stale.length > 0) await this.writeChanges(active, stale, at);
 
     // Fleet aggregates: one alert per (rule, group).
     let fleetResults = 0;
     if (ruleSet.fleetRules.length > 0) {
       const devices = await this.alerts.fleetIndex();
-      const results = evaluateFleetAggregates(ruleSet, devices.map(fleetDevice), at, {
-        checkInPolicy: (profile) => active.snapshot.profiles.get(profile)?.spec.checkIn,
-      });
+      // No check-in policy: the stored deadline (marked just above) is the truth about offline.
+      const results = evaluateFleetAggregates(ruleSet, devices, at);
       fleetResults = results.length;
       const fleetActive = new Map<string, CachedAlert>();
       for (const row of activeRows) if (row.scope === 'fleet' && rules.has(row.rule)) fleetActive.set(cacheKey(row.rule, row.dedupeKey), cached(row));
@@ -580,7 +630,29 @@ export class AlertService {
         const current = fleetActive.get(key) ?? null;
         const transition = nextAlertState(current, result.holds, at, result.holdDownSeconds);
         if (transition.action === 'none' || transition.action === 'keep') continue;
-        changes.push({ evaluation: result, action: transition.action, current, next: transition.next });
+        const change: Change = { evaluation: result, action: transition.action, current, next: transition.next };
+        if (transition.action === 'open') {
+          const site = result.groupBy === 'site' ? result.group : null;
+          change.description = {
+            scope: 'fleet',
+            tenant: site ? (active.snapshot.sites.get(site)?.spec.tenant ?? null) : null,
+            site,
+            deviceId: null,
+            summary: result.summary,
+            details: {
+              groupBy: result.groupBy,
+              group: result.group,
+              measure: result.measure,
+              total: result.total,
+              affected: result.affected,
+              share: result.share,
+              threshold: result.threshold,
+              minDevices: result.minDevices,
+              sampleDeviceIds: result.sampleDeviceIds,
+            },
+          };
+        }
+        changes.push(change);
       }
       // An active fleet alert whose group no longer exists: its condition no longer holds.
       for (const [key, current] of fleetActive) {
@@ -595,33 +667,7 @@ export class AlertService {
           next: transition.next,
         });
       }
-      if (changes.length > 0) {
-        await this.writeChanges(active, changes, at, (evaluation) => {
-          const result = byKey.get(cacheKey(evaluation.rule, evaluation.dedupeKey));
-          const site = result?.groupBy === 'site' ? result.group : null;
-          const details: JsonObject = result
-            ? {
-                groupBy: result.groupBy,
-                group: result.group,
-                measure: result.measure,
-                total: result.total,
-                affected: result.affected,
-                share: result.share,
-                threshold: result.threshold,
-                minDevices: result.minDevices,
-                sampleDeviceIds: result.sampleDeviceIds,
-              }
-            : {};
-          return {
-            scope: 'fleet',
-            tenant: site ? (active.snapshot.sites.get(site)?.spec.tenant ?? null) : null,
-            site,
-            deviceId: null,
-            summary: result?.summary ?? evaluation.rule,
-            details,
-          };
-        });
-      }
+      if (changes.length > 0) await this.writeChanges(active, changes, at);
     }
     await this.refreshActiveAlerts();
     return { markedOffline: marked.length, fleetResults };

@@ -80,6 +80,17 @@ export interface IndexedDevice {
   offlineAfterAt: Date | null;
 }
 
+/** A device as fleet aggregates see it (FleetDevice of the rules core: epoch ms). */
+export interface FleetIndexRow {
+  id: string;
+  site: string;
+  cell: string | null;
+  firmware: FirmwareVersions;
+  profile: string;
+  status: DeviceStatus;
+  lastCheckInAt: number | null;
+}
+
 export interface WebhookAttemptOutcome {
   deliveryId: string;
   attempt: number;
@@ -367,9 +378,20 @@ export class AlertStore {
   }
 
   /** What fleet aggregates need of every device: columns of the device table, no telemetry. */
-  async fleetIndex(): Promise<IndexedDevice[]> {
-    const rows = await this.sql<Record<string, unknown>>(`select ${INDEX_COLUMNS} from device`);
-    return rows.map(indexedDeviceFromRow);
+  async fleetIndex(): Promise<FleetIndexRow[]> {
+    // Only what the aggregates group and measure by: the sweep reads every device.
+    const rows = await this.sql<{ id: string; site: string; last_cell: string | null; reported_firmware: Record<string, string>; profile: string; status: DeviceStatus; last_check_in_at: unknown }>(
+      `select id, site, last_cell, reported_firmware, profile, status, last_check_in_at from device where status <> 'pending'`,
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      site: r.site,
+      cell: r.last_cell,
+      firmware: r.reported_firmware,
+      profile: r.profile,
+      status: r.status,
+      lastCheckInAt: toDate(r.last_check_in_at)?.getTime() ?? null,
+    }));
   }
 
   /** Devices offline whose deadline passed since `since` (recently gone dark), within the tenants. */
