@@ -10,6 +10,7 @@ import { registerDiff } from './diff.ts';
 import { registerFmt } from './fmt.ts';
 import { registerFleet } from './fleet.ts';
 import { registerFirmware } from './firmware.ts';
+import { registerProvision } from './provision.ts';
 
 export type { CliContext, CommandRegistrar } from './context.ts';
 export { UsageError } from './context.ts';
@@ -25,6 +26,7 @@ const registrars: CommandRegistrar[] = [
   registerFmt,
   registerFleet,
   registerFirmware,
+  registerProvision,
 ];
 
 export function buildProgram(ctx: CliContext): Command {
