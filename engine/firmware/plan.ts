@@ -8,6 +8,7 @@
 // the best (bytes, sequence) label of its predecessors, which is optimal because every label is optimal
 // for its prefix. A device off the matrix may cross bad states until it first reaches a good one; from
 // then on it never leaves the good ones.
+import semver from 'semver';
 import type { CompatibilityMatrix, FirmwareRelease, FirmwareVersions, Rollout, RolloutTarget, Snapshot } from '../model/index.ts';
 import {
   CompatibilityModel,
@@ -16,7 +17,6 @@ import {
   satisfiesRange,
   type CompatibilityProblem,
 } from './compatibility.ts';
-import semver from 'semver';
 
 /** Either a bundle (by name or application version), or per-component exact versions or semver ranges. */
 export type FirmwareTarget = RolloutTarget;

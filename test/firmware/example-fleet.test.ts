@@ -107,6 +107,27 @@ describe('the example fleet’s tracker (bundles)', () => {
   });
 });
 
+describe('the plan cache', () => {
+  it('keys plans by target and downgrade permission as well as by the reported combination', () => {
+    const planner = new FirmwarePlanner(snapshot);
+    const from = { mcu: '2.4.0', ble: '1.4.0', lte: '5.1.0' };
+    const toNewest = planner.plan({ hardware: 'tracker', from, target: { bundle: 'app-3.4.0' } });
+    const toOlder = planner.plan({ hardware: 'tracker', from, target: { bundle: 'app-3.3.0' } });
+    const toOlderDowngrading = planner.plan({ hardware: 'tracker', from, target: { bundle: 'app-3.3.0' }, allowDowngrade: true });
+    expect([toNewest.status, toOlder.status, toOlderDowngrading.status]).toEqual(['up-to-date', 'blocked', 'planned']);
+    expect(planner.cache.misses).toBe(3);
+    expect(planner.cache.hits).toBe(0);
+  });
+
+  it('ignores components the matrix does not know when keying and planning', () => {
+    const planner = new FirmwarePlanner(snapshot);
+    const a = planner.plan({ hardware: 'beacon', from: { mcu: '1.1.0', ble: '1.0.0' } });
+    const b = planner.plan({ hardware: 'beacon', from: { mcu: '1.1.0', ble: '1.0.0', gps: '0.1.0' } });
+    expect(b).toBe(a);
+    expect(a.from).toEqual({ ble: '1.0.0', mcu: '1.1.0' });
+  });
+});
+
 describe('the example fleet’s beacon (constraints)', () => {
   it('alternates ble and mcu so that every release’s requirements hold after each step', () => {
     const plan = new FirmwarePlanner(snapshot).plan({ hardware: 'beacon', from: { mcu: '1.0.0', ble: '0.9.0' }, rollout: snapshot.rollouts.find((r) => r.metadata.name === 'beacon-mcu-1.2') });

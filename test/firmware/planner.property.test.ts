@@ -217,6 +217,47 @@ function expectValidPath(s: Scenario, plan: FirmwarePlan): void {
   expect(plan.totalBytes).toBe(bytes);
 }
 
+/** Compares step sequences: component name first (code points), then version (semver). */
+function compareSequences(a: readonly [string, string][], b: readonly [string, string][]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const [ca, va] = a[i] as [string, string];
+    const [cb, vb] = b[i] as [string, string];
+    if (ca !== cb) return ca < cb ? -1 : 1;
+    const c = semver.compareBuild(va, vb);
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
+/** Every optimal walk (same back-on-matrix step, steps and bytes as the best), by depth-first enumeration: the smallest sequence. */
+function smallestOptimalSequence(s: Scenario, best: { prefix: number; steps: number; bytes: number }): [string, string][] | null {
+  const allowDown = s.matrixDowngrade || s.rolloutDowngrade;
+  let smallest: [string, string][] | null = null;
+  const walk = (state: FirmwareVersions, sequence: [string, string][], bytes: number, prefix: number | null): void => {
+    if (bytes > best.bytes) return;
+    if (sequence.length === best.steps) {
+      if (prefix === best.prefix && bytes === best.bytes && stable(s, state) && matchesTarget(s, state)) {
+        if (smallest === null || compareSequences(sequence, smallest) < 0) smallest = [...sequence];
+      }
+      return;
+    }
+    const wasGood = good(s, state);
+    for (const rel of s.releases) {
+      const c = rel.spec.component;
+      if (state[c] === rel.spec.version) continue;
+      if (isDowngrade(state[c], rel.spec.version) && !allowDown) continue;
+      const after = { ...state, [c]: rel.spec.version };
+      const isGood = good(s, after);
+      if (wasGood && !isGood) continue;
+      sequence.push([c, rel.spec.version]);
+      walk(after, sequence, bytes + rel.spec.artifact.size, prefix ?? (isGood ? sequence.length : null));
+      sequence.pop();
+    }
+  };
+  walk(s.from, [], 0, good(s, s.from) ? 0 : null);
+  return smallest;
+}
+
 function shuffle<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
   let x = seed || 1;
@@ -242,7 +283,7 @@ function reordered(s: Scenario): { matrix: CompatibilityMatrix; releases: Firmwa
 const summary = (plan: FirmwarePlan) => ({ status: plan.status, steps: plan.steps.map((x) => [x.component, x.from, x.to]), totalBytes: plan.totalBytes });
 
 describe.each(['bundles', 'constraints'] as const)('the planner on random %s matrices, against brute force', (strategy) => {
-  it('finds a valid path exactly when one exists, with the fewest steps back onto the matrix, then steps, then bytes', () => {
+  it('finds a valid path exactly when one exists, with the fewest steps back onto the matrix, then steps, then bytes, then the smallest step sequence', () => {
     let planned = 0;
     let blocked = 0;
     let offMatrix = 0;
@@ -260,6 +301,10 @@ describe.each(['bundles', 'constraints'] as const)('the planner on random %s mat
         expectValidPath(s, plan);
         expect(plan.steps.length).toBe(expected.steps);
         expect(plan.totalBytes).toBe(expected.bytes);
+        if (expected.steps > 0 && expected.steps <= 4) {
+          // Ties beyond bytes: the smallest step sequence among all optimal walks.
+          expect(plan.steps.map((x) => [x.component, x.to])).toEqual(smallestOptimalSequence(s, expected));
+        }
         if (expected.steps === 0) expect(plan.status).toBe('up-to-date');
         else if (!good(s, s.from)) {
           expect(plan.status).toBe('off-matrix');
