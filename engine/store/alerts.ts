@@ -238,7 +238,8 @@ export class AlertStore {
         }
         if (changes.holdDowns.length > 0) {
           await this.sql(
-            `update alert a set clear_since = v.clear_since
+            // A start keeps an earlier start another engine wrote (its cache may be behind); a cancel clears.
+            `update alert a set clear_since = case when v.clear_since is null then null else coalesce(a.clear_since, v.clear_since) end
              from jsonb_to_recordset(?::jsonb) as v(id text, clear_since timestamptz)
              where a.id = v.id and a.status <> 'resolved'`,
             [JSON.stringify(changes.holdDowns.map((h) => ({ id: h.id, clear_since: h.clearSince })))],
