@@ -1,6 +1,6 @@
 // `fleetform fmt [--check]`: rewrite resource files in the canonical key order and style (comments kept).
 // With --check nothing is written: the files that would change are listed and the exit code is 1.
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FormatError, formatResourceYaml } from '../review/index.ts';
@@ -18,6 +18,7 @@ async function runFmt(flags: FmtFlags, ctx: CliContext): Promise<void> {
   const dir = resolve(ctx.cwd, flags.repo);
   let tree;
   try {
+    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
     tree = await readWorkingTree({ dir });
   } catch (error) {
     throw new UsageError(`--repo ${dir}: ${error instanceof Error ? error.message : String(error)}`);

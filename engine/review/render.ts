@@ -173,9 +173,17 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
 
+/** A PR comment holds at most 65,536 characters: long sections are cut, and the whole comment too. */
+export const MARKDOWN_SECTION_LINES = 250;
+export const MARKDOWN_MAX_CHARS = 60_000;
+
 function details(summary: string, body: string[]): string[] {
-  const lines = [...body];
+  let lines = [...body];
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  if (lines.length > MARKDOWN_SECTION_LINES) {
+    const cut = lines.length - MARKDOWN_SECTION_LINES;
+    lines = [...lines.slice(0, MARKDOWN_SECTION_LINES), '', `… ${plural(cut, 'more line')} — run \`fleetform diff --format text\` for all of it.`];
+  }
   return ['<details>', `<summary>${summary}</summary>`, '', ...lines, '', '</details>', ''];
 }
 
@@ -244,7 +252,13 @@ export function renderMarkdown(review: Review): string {
 
   if (review.impact) out.push(...impactMarkdown(review.impact, review.impactNote));
   else out.push(`Fleet impact not computed: ${review.impactNote ?? 'no fleet'}.`, '');
-  return out.join('\n').replace(/\n+$/, '\n');
+  let text = out.join('\n').replace(/\n+$/, '\n');
+  if (text.length > MARKDOWN_MAX_CHARS) {
+    // Cut at a section boundary so no <details> is left open.
+    const cut = text.lastIndexOf('\n<details>', MARKDOWN_MAX_CHARS - 200);
+    text = `${text.slice(0, cut > 0 ? cut : MARKDOWN_MAX_CHARS - 200)}\n\n… cut to fit a pull-request comment — run \`fleetform diff --format text\` for all of it.\n`;
+  }
+  return text;
 }
 
 function impactMarkdown(impact: FleetImpact, note: string | null): string[] {

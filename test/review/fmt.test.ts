@@ -93,6 +93,12 @@ describe('canonical formatting', () => {
     expect((await fleetform(repo.dir, 'fmt', '--check')).code).toBe(0);
   });
 
+  it('refuses a --repo that does not exist as a usage error', async () => {
+    const result = await fleetform('/', 'fmt', '--check', '--repo', '/no/such/fleetform/repo');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('/no/such/fleetform/repo');
+  });
+
   it('leaves a file with a YAML syntax error alone and says so', async () => {
     const repo = new GitFixture('fleetform-fmt-');
     repos.push(repo);
