@@ -1,4 +1,5 @@
 // `fleetform firmware path`: the planner's path for a reported combination, from the working tree or a revision.
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import semver from 'semver';
@@ -39,6 +40,8 @@ export function parseComponentList(flag: string, text: string, check: (component
 }
 
 async function readTree(dir: string, rev: string | undefined): Promise<SourceTree> {
+  const found = await stat(dir).catch(() => null);
+  if (!found?.isDirectory()) throw new UsageError(`--repo: ${dir} is not a directory`);
   const git = await import('../git/index.ts');
   try {
     return rev === undefined ? await git.readWorkingTree({ dir }) : await git.readRevisionTree({ dir, ref: rev });

@@ -188,8 +188,12 @@ describe('fleetform firmware path', () => {
     expect(run.stderr).toMatch(message);
   });
 
-  it('a directory that is not a repository, or an unknown revision, is a usage error', async () => {
-    const run = await firmwarePath(['--repo', repo, '--rev', 'no-such-branch', '--hardware', 'tracker', '--from', 'mcu=2.0.0'], repo);
-    expect(run.code).toBe(2);
+  it('a --repo that does not exist, or an unknown revision, is a usage error', async () => {
+    const missing = await firmwarePath(['--repo', join(repo, 'no-such-dir'), '--hardware', 'tracker', '--from', 'mcu=2.0.0'], repo);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--repo: .*no-such-dir is not a directory/);
+    const unknownRev = await firmwarePath(['--repo', repo, '--rev', 'no-such-branch', '--hardware', 'tracker', '--from', 'mcu=2.0.0'], repo);
+    expect(unknownRev.code).toBe(2);
+    expect(unknownRev.stderr).toMatch(/no-such-branch/);
   });
 });
