@@ -11,6 +11,8 @@ import { registerFmt } from './fmt.ts';
 import { registerFleet } from './fleet.ts';
 import { registerFirmware } from './firmware.ts';
 import { registerProvision } from './provision.ts';
+import { registerSimulate } from './simulate.ts';
+import { registerDemo } from './demo.ts';
 
 export type { CliContext, CommandRegistrar } from './context.ts';
 export { UsageError } from './context.ts';
@@ -27,6 +29,8 @@ const registrars: CommandRegistrar[] = [
   registerFleet,
   registerFirmware,
   registerProvision,
+  registerSimulate,
+  registerDemo,
 ];
 
 export function buildProgram(ctx: CliContext): Command {
