@@ -186,3 +186,22 @@ export class TokenBucket {
     return missing <= 0 ? 0 : Math.ceil((missing / this.limit.perSecond) * 1000);
   }
 }
+
+/** Rows by outcome and task → status → rows, over some rows' task states. */
+export interface TaskSummary {
+  rows: Record<RowOutcome, number>;
+  tasks: Record<string, Record<string, number>>;
+}
+
+export function summarizeTaskStates(rows: readonly TaskStates[]): TaskSummary {
+  const summary: TaskSummary = { rows: { pending: 0, done: 0, failed: 0 }, tasks: {} };
+  for (const states of rows) {
+    summary.rows[rowOutcome(states)]++;
+    for (const name of PROVISIONING_TASK_NAMES) {
+      const status = states[name].status;
+      const counts = (summary.tasks[name] ??= {});
+      counts[status] = (counts[status] ?? 0) + 1;
+    }
+  }
+  return summary;
+}

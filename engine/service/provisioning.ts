@@ -34,6 +34,7 @@ import {
   parseShipmentLog,
   resetFailed,
   rowFailure,
+  summarizeTaskStates,
   rowOutcome,
   sealCredentials,
   succeeded,
@@ -207,6 +208,7 @@ export class ProvisioningService implements ProvisioningApi {
       credentialsPublicKey: keyPair.publicKey,
       rowsTotal: validation.plans.length + manufacturing.failures.length + validation.failures.length,
       rows,
+      initialProgress: (batchRows) => summarizeTaskStates(batchRows.map((r) => r.tasks as TaskStates)),
     });
     this.options.log.info(
       { job: id, operator: principal.name, rows: validation.plans.length, failed: failures.length },
@@ -362,8 +364,8 @@ export class ProvisioningService implements ProvisioningApi {
       if (due.length === 0) continue;
       for (const row of due) touched.add(row.rowNo);
       if (hooks.beforeStage) await this.hook(() => hooks.beforeStage!(spec.name, lease));
-      if (spec.name === 'activate') await this.activateStage(lease, due, hooks, signal);
-      else await this.databaseStage(spec.name, lease, due, batch.job.credentialsPublicKey, hooks);
+      if (spec.name === 'activate') await this.activateStage(lease, rows, due, hooks, signal);
+      else await this.databaseStage(spec.name, lease, rows, due, batch.job.credentialsPublicKey, hooks);
     }
     const pending = rows.filter((row) => rowOutcome(row.tasks) === 'pending');
     const due = pending.map((row) => nextDueAt(row.tasks)).filter((t): t is number => t !== null);
@@ -372,6 +374,7 @@ export class ProvisioningService implements ProvisioningApi {
       nextAttemptAt: pending.length === 0 ? null : new Date(due.length > 0 ? Math.min(...due) : Date.now()),
       // Rows no stage touched (all done by an earlier job: a re-import) get their outcome here.
       rows: rows.filter((row) => !touched.has(row.rowNo)).map(outcomeUpdate),
+      progress: summarizeTaskStates(rows.map((row) => row.tasks)),
     });
   }
 
@@ -382,6 +385,7 @@ export class ProvisioningService implements ProvisioningApi {
   private async commitStage(
     task: ProvisioningTaskName,
     lease: BatchLease,
+    batch: readonly WorkRow[],
     due: WorkRow[],
     hooks: ProvisioningWorkerHooks,
     writes: (tx: ProvisioningTx) => Promise<Map<string, TaskState>>,
@@ -394,6 +398,8 @@ export class ProvisioningService implements ProvisioningApi {
         lease.jobId,
         updated.map((u) => outcomeUpdate({ ...u.row, tasks: u.tasks })),
       );
+      const next = new Map(updated.map((u) => [u.row.rowNo, u.tasks]));
+      await tx.setBatchProgress(lease, summarizeTaskStates(batch.map((row) => next.get(row.rowNo) ?? row.tasks)));
       if (hooks.beforeCommit) await this.hook(() => hooks.beforeCommit!(task, lease));
       return updated;
     });
@@ -404,13 +410,14 @@ export class ProvisioningService implements ProvisioningApi {
   private async databaseStage(
     task: ProvisioningTaskName,
     lease: BatchLease,
+    batch: readonly WorkRow[],
     due: WorkRow[],
     credentialsPublicKey: string,
     hooks: ProvisioningWorkerHooks,
   ): Promise<void> {
     const now = new Date();
     const retry = DB_TASK_RETRY.get(task)!;
-    await this.commitStage(task, lease, due, hooks, async (tx) => {
+    await this.commitStage(task, lease, batch, due, hooks, async (tx) => {
       const states = new Map<string, TaskState>();
       switch (task) {
         case 'register': {
@@ -469,7 +476,7 @@ export class ProvisioningService implements ProvisioningApi {
   }
 
   /** Carrier activation: in chunks the rate limit grants, each chunk's results committed at once. */
-  private async activateStage(lease: BatchLease, due: WorkRow[], hooks: ProvisioningWorkerHooks, signal: AbortSignal): Promise<void> {
+  private async activateStage(lease: BatchLease, batch: readonly WorkRow[], due: WorkRow[], hooks: ProvisioningWorkerHooks, signal: AbortSignal): Promise<void> {
     const carrier = this.options.carrier;
     if (!carrier) {
       // A job created with a carrier, worked by a process without one: leave the rows for another.
@@ -496,7 +503,7 @@ export class ProvisioningService implements ProvisioningApi {
       }
       const byId = new Map(results.map((r) => [r.deviceId, r]));
       const now = Date.now();
-      await this.commitStage('activate', lease, chunk, hooks, async () => {
+      await this.commitStage('activate', lease, batch, chunk, hooks, async () => {
         const states = new Map<string, TaskState>();
         for (const row of chunk) {
           const result = byId.get(row.deviceId);

@@ -21,6 +21,7 @@ export interface ProvisioningJobRow {
   createdAt: Date;
   completedAt: Date | null;
   rowsTotal: number;
+  invalidRows: number;
   batchSize: number;
   carrier: string | null;
   credentialsPublicKey: string;
@@ -36,6 +37,7 @@ export const ProvisioningJobEntity = new EntitySchema<ProvisioningJobRow>({
     createdAt: { type: 'Date' },
     completedAt: { type: 'Date', nullable: true },
     rowsTotal: { type: 'integer' },
+    invalidRows: { type: 'integer' },
     batchSize: { type: 'integer' },
     carrier: { type: 'string', nullable: true },
     credentialsPublicKey: { type: 'text' },
@@ -82,6 +84,8 @@ export interface NewProvisioningJob {
   credentialsPublicKey: string;
   rowsTotal: number;
   rows: readonly NewProvisioningRow[];
+  /** A batch's counts before any worker looked at it. */
+  initialProgress(rows: readonly NewProvisioningRow[]): BatchProgress;
 }
 
 /** A leased batch: only its owner may commit stages of it, until the lease ends. */
@@ -121,6 +125,12 @@ export interface RowOutcomeUpdate {
   failedTask: string | null;
   code: string | null;
   reason: string | null;
+}
+
+/** Counts of one batch: rows by outcome, and task → status → rows. */
+export interface BatchProgress {
+  rows: { pending: number; done: number; failed: number };
+  tasks: Record<string, Record<string, number>>;
 }
 
 export interface ProvisioningProgress {
@@ -226,6 +236,10 @@ export class ProvisioningTx {
     await run(this.trx, `update device set labels = labels || ?::jsonb where id = any(?)`, [JSON.stringify(labels), [...ids]]);
   }
 
+  async setBatchProgress(lease: BatchLease, progress: BatchProgress): Promise<void> {
+    await run(this.trx, `update provisioning_batch set progress = ?::jsonb where job_id = ? and seq = ?`, [JSON.stringify(progress), lease.jobId, lease.seq]);
+  }
+
   async saveTaskStates(states: readonly { deviceId: string; tasks: ProvisioningTaskStates }[]): Promise<void> {
     if (states.length === 0) return;
     await run(
@@ -290,9 +304,17 @@ export class ProvisioningStore {
     await this.transaction(async (trx) => {
       await run(
         trx,
-        `insert into provisioning_job (id, status, created_by, rows_total, batch_size, carrier, credentials_public_key)
-         values (?, 'running', ?, ?, ?, ?, ?)`,
-        [job.id, job.createdBy, job.rowsTotal, job.batchSize, job.carrier, job.credentialsPublicKey],
+        `insert into provisioning_job (id, status, created_by, rows_total, invalid_rows, batch_size, carrier, credentials_public_key)
+         values (?, 'running', ?, ?, ?, ?, ?, ?)`,
+        [
+          job.id,
+          job.createdBy,
+          job.rowsTotal,
+          job.rows.filter((r) => r.log === 'manufacturing' && !r.plan).length,
+          job.batchSize,
+          job.carrier,
+          job.credentialsPublicKey,
+        ],
       );
       let validated = 0;
       const records = job.rows.map((row) => {
@@ -334,7 +356,17 @@ export class ProvisioningStore {
         }
       }
       if (batches > 0) {
-        await run(trx, `insert into provisioning_batch (job_id, seq) select ?, generate_series(0, ? - 1)`, [job.id, batches]);
+        const validRows = job.rows.filter((r) => r.plan);
+        const progress = Array.from({ length: batches }, (_, seq) => ({
+          seq,
+          progress: job.initialProgress(validRows.slice(seq * job.batchSize, (seq + 1) * job.batchSize)),
+        }));
+        await run(
+          trx,
+          `insert into provisioning_batch (job_id, seq, progress)
+           select ?, seq, progress from jsonb_to_recordset(?::jsonb) as v(seq int, progress jsonb)`,
+          [job.id, JSON.stringify(progress)],
+        );
       } else {
         await run(trx, `update provisioning_job set status = 'completed', completed_at = now() where id = ?`, [job.id]);
       }
@@ -403,11 +435,15 @@ export class ProvisioningStore {
   }
 
   /** Ends a lease: the batch is done, or waits until `nextAttemptAt` for its retries. Completes the job after its last batch. */
-  async releaseBatch(lease: BatchLease, outcome: { done: boolean; nextAttemptAt: Date | null; rows?: readonly RowOutcomeUpdate[] }): Promise<void> {
+  async releaseBatch(
+    lease: BatchLease,
+    outcome: { done: boolean; nextAttemptAt: Date | null; rows?: readonly RowOutcomeUpdate[]; progress?: BatchProgress },
+  ): Promise<void> {
     await this.transaction(async (trx) => {
       // The job row first: releases of a job's last batches take turns, so the last one sees the others done.
       await run(trx, `select id from provisioning_job where id = ? for update`, [lease.jobId]);
       if (outcome.rows) await new ProvisioningTx(trx).saveRowOutcomes(lease.jobId, outcome.rows);
+      if (outcome.progress) await new ProvisioningTx(trx).setBatchProgress(lease, outcome.progress);
       const released = await run(
         trx,
         `update provisioning_batch set status = ?, lease_owner = null, lease_until = null, next_attempt_at = coalesce(?, now())
@@ -437,50 +473,36 @@ export class ProvisioningStore {
       createdAt: toDate(row.created_at) ?? new Date(0),
       completedAt: toDate(row.completed_at),
       rowsTotal: Number(row.rows_total),
+      invalidRows: Number(row.invalid_rows),
       batchSize: Number(row.batch_size),
       carrier: (row.carrier as string | null) ?? null,
       credentialsPublicKey: String(row.credentials_public_key),
     };
   }
 
+  /** Sums the batches' counts (kept by their workers) and adds the rows that failed validation. */
   async progress(id: string): Promise<ProvisioningProgress | null> {
     const job = await this.getJob(id);
     if (!job) return null;
-    const [rowCounts, taskCounts, batchCounts, waiting] = await Promise.all([
-      this.sql<{ status: string; n: string }>(
-        `select status, count(*) as n from provisioning_row where job_id = ? and log = 'manufacturing' group by status`,
-        [id],
-      ),
-      this.sql<{ task: string; status: string; n: string }>(
-        `select t.key as task, t.value->>'status' as status, count(*) as n
-         from provisioning_row r join provisioning_device d on d.device_id = r.device_id, jsonb_each(d.tasks) t
-         where r.job_id = ? and r.log = 'manufacturing' and r.batch_seq is not null group by 1, 2`,
-        [id],
-      ),
-      this.sql<{ status: string; n: string }>(`select status, count(*) as n from provisioning_batch where job_id = ? group by status`, [id]),
+    const [batchRows, waiting] = await Promise.all([
+      this.sql<{ status: string; progress: BatchProgress }>(`select status, progress from provisioning_batch where job_id = ?`, [id]),
       this.sql<{ n: string | null }>(`select sum(devices) as n from provisioning_credentials where job_id = ?`, [id]),
     ]);
-    const rows = { total: 0, pending: 0, done: 0, failed: 0 };
-    for (const r of rowCounts) {
-      const n = Number(r.n);
-      rows.total += n;
-      if (r.status === 'pending' || r.status === 'done' || r.status === 'failed') rows[r.status] += n;
-    }
+    const rows = { total: job.rowsTotal, pending: 0, done: 0, failed: job.invalidRows };
     const tasks: Record<string, Record<string, number>> = {};
-    for (const t of taskCounts) (tasks[t.task] ??= {})[t.status] = Number(t.n);
-    // Rows that failed validation never reached the ledger: count them as validate failures.
-    const validateFailed = await this.sql<{ n: string }>(
-      `select count(*) as n from provisioning_row where job_id = ? and log = 'manufacturing' and failed_task = 'validate'`,
-      [id],
-    );
-    const invalid = Number(validateFailed[0]?.n ?? 0);
-    if (invalid > 0) (tasks.validate ??= {}).failed = ((tasks.validate ??= {}).failed ?? 0) + invalid;
     const batches = { total: 0, pending: 0, running: 0, done: 0 };
-    for (const b of batchCounts) {
-      const n = Number(b.n);
-      batches.total += n;
-      if (b.status === 'pending' || b.status === 'running' || b.status === 'done') batches[b.status] += n;
+    for (const batch of batchRows) {
+      batches.total++;
+      if (batch.status === 'pending' || batch.status === 'running' || batch.status === 'done') batches[batch.status]++;
+      rows.pending += batch.progress.rows.pending;
+      rows.done += batch.progress.rows.done;
+      rows.failed += batch.progress.rows.failed;
+      for (const [task, counts] of Object.entries(batch.progress.tasks)) {
+        const into = (tasks[task] ??= {});
+        for (const [status, n] of Object.entries(counts)) into[status] = (into[status] ?? 0) + n;
+      }
     }
+    if (job.invalidRows > 0) (tasks.validate ??= {}).failed = (tasks.validate?.failed ?? 0) + job.invalidRows;
     return { job, rows, tasks, batches, credentialsWaiting: Number(waiting[0]?.n ?? 0) };
   }
 

@@ -13,6 +13,8 @@ export class Migration20261122091000_provisioning extends Migration {
         created_at timestamptz not null default now(),
         completed_at timestamptz null,
         rows_total integer not null,
+        -- Manufacturing rows that failed validation (they have no batch).
+        invalid_rows integer not null default 0,
         batch_size integer not null,
         carrier text null,
         credentials_public_key text not null
@@ -25,6 +27,9 @@ export class Migration20261122091000_provisioning extends Migration {
         lease_owner text null,
         lease_until timestamptz null,
         next_attempt_at timestamptz not null default now(),
+        -- Row and task counts of the batch, written by its worker with every stage: progress
+        -- reads ~rows/500 small rows instead of aggregating every row's task states.
+        progress jsonb not null,
         primary key (job_id, seq)
       );
       create index provisioning_batch_open_idx on provisioning_batch (next_attempt_at) where status <> 'done';
