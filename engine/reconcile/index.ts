@@ -117,12 +117,14 @@ export function assessCheckIn(input: CheckInInput): CheckInAssessment {
       if (next.quarantined) events.push({ type: 'quarantined', rollout: step.rollout, reason: 'step timed out' });
       releasedStep = step;
     }
-    // A rollout whose wave now crosses its failure threshold pauses itself.
-    const failed = events.find((e) => e.type === 'step-failed' || e.type === 'step-timed-out');
-    if (failed && stepRollout && wave) {
+    // A rollout whose wave now crosses its failure threshold pauses itself. A success counts too: it may be
+    // the step that brings the wave up to its minimum number of finished devices.
+    const ended = events.find((e) => e.type === 'step-succeeded' || e.type === 'step-failed' || e.type === 'step-timed-out');
+    if (ended && stepRollout && wave) {
       const progress = input.rolloutRuntime(stepRollout.metadata.name);
       if (!progress.autoPausedReason) {
-        const pause = shouldPauseRollout(stepRollout, progress.waves, { wave, failed: 1, succeeded: 0 });
+        const succeeded = ended.type === 'step-succeeded' ? 1 : 0;
+        const pause = shouldPauseRollout(stepRollout, progress.waves, { wave, succeeded, failed: 1 - succeeded });
         if (pause) events.push({ type: 'rollout-paused', rollout: stepRollout.metadata.name, wave, reason: pause });
       }
     }

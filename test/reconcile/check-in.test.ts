@@ -232,4 +232,19 @@ describe('automatic pause', () => {
     });
     expect(healthy.assessment.events.map((e) => e.type)).toEqual(['step-failed']);
   });
+
+  it('a success that brings the wave up to its minimum devices pauses it when the failures already dominate', async () => {
+    const files = fixtureFleet({ target: 'app-3' });
+    files['firmware-manifests/tr-rollout.yaml'] = files['firmware-manifests/tr-rollout.yaml']!.replace(
+      '- { name: all, percent: 100 }',
+      '- { name: all, percent: 100, maxFailureRatio: 0.5, minDevices: 4 }',
+    );
+    const guarded = await compile(files);
+    const config = effectiveConfig(guarded.snapshot, device, guarded.secrets);
+    const inFlight = checkIn(request(APP_1), INITIAL_FIRMWARE_STATE, { snapshot: guarded.snapshot, config }).decision.firmwareState;
+    const threeFailed = (): RolloutRuntime => ({ autoPausedReason: null, waves: [{ wave: 'all', succeeded: 0, failed: 3 }] });
+    const { assessment } = checkIn(request(APP_2), inFlight, { snapshot: guarded.snapshot, config, rolloutRuntime: threeFailed });
+    expect(assessment.events.map((e) => e.type)).toEqual(['step-succeeded', 'rollout-paused']);
+    expect(assessment.candidate).toBeNull();
+  });
 });
