@@ -242,12 +242,12 @@ export const checkRollouts: SnapshotCheck = ({ ofKind, snapshot, isDeclared, iss
   const issues: Issue[] = [];
   for (const rollout of ofKind('Rollout')) {
     const spec = rollout.resource.spec;
+    const kinds = { profiles: 'DeviceProfile', sites: 'Site', groups: 'DeviceGroup' } as const;
     const refs: [keyof typeof kinds, readonly string[] | undefined][] = [
       ['profiles', spec.selector.profiles],
       ['sites', spec.selector.sites],
       ['groups', spec.selector.groups],
     ];
-    const kinds = { profiles: 'DeviceProfile', sites: 'Site', groups: 'DeviceGroup' } as const;
     for (const [field, names] of refs) {
       (names ?? []).forEach((name, i) => {
         if (!isDeclared(kinds[field], name)) {
