@@ -17,9 +17,9 @@ import { matchesRolloutSelector } from '../config/index.ts';
 import {
   FirmwarePlanner,
   applyFirmwareEvent,
-  isStepTimedOut,
   maintenanceWindowOpen,
   shouldPauseRollout,
+  stepOutcome,
   waveOfDevice,
   type FirmwarePlan,
 } from '../firmware/index.ts';
@@ -95,35 +95,22 @@ export function assessCheckIn(input: CheckInInput): CheckInAssessment {
     const stepRollout = snapshot.rollouts.find((r) => r.metadata.name === step.rollout);
     const policy = stepRollout?.spec.failurePolicy;
     const wave = waveName(stepRollout, device.id);
-    const report = request.reported.firmwareStep;
-    if (reported[step.component] === step.to) {
-      events.push({ type: 'step-succeeded', step, wave });
-      state = applyFirmwareEvent(state, { type: 'succeeded' }, policy, now).state;
-      releasedStep = step;
-    } else if (report && report.id === step.id) {
-      const error =
-        report.status === 'failed'
-          ? (report.error ?? 'device reported failure')
-          : `device reported success but runs ${step.component} ${reported[step.component] ?? 'none'}, not ${step.to}`;
-      events.push({ type: 'step-failed', step, wave, error });
-      const next = applyFirmwareEvent(state, { type: 'failed', error }, policy, now);
+    const outcome = stepOutcome(step, request.reported, stepRollout?.spec.throttle, now);
+    if (outcome) {
+      const next = applyFirmwareEvent(state, outcome, policy, now);
       state = next.state;
-      if (next.quarantined) events.push({ type: 'quarantined', rollout: step.rollout, reason: error });
       releasedStep = step;
-    } else if (isStepTimedOut(step, stepRollout?.spec.throttle, now)) {
-      events.push({ type: 'step-timed-out', step, wave });
-      const next = applyFirmwareEvent(state, { type: 'timed-out' }, policy, now);
-      state = next.state;
-      if (next.quarantined) events.push({ type: 'quarantined', rollout: step.rollout, reason: 'step timed out' });
-      releasedStep = step;
+      if (outcome.type === 'succeeded') events.push({ type: 'step-succeeded', step, wave });
+      else if (outcome.type === 'failed') events.push({ type: 'step-failed', step, wave, error: outcome.error });
+      else events.push({ type: 'step-timed-out', step, wave });
+      if (next.quarantined) events.push({ type: 'quarantined', rollout: step.rollout, reason: outcome.type === 'failed' ? outcome.error : 'step timed out' });
     }
     // A rollout whose wave now crosses its failure threshold pauses itself. A success counts too: it may be
     // the step that brings the wave up to its minimum number of finished devices.
-    const ended = events.find((e) => e.type === 'step-succeeded' || e.type === 'step-failed' || e.type === 'step-timed-out');
-    if (ended && stepRollout && wave) {
+    if (outcome && stepRollout && wave) {
       const progress = input.rolloutRuntime(stepRollout.metadata.name);
       if (!progress.autoPausedReason) {
-        const succeeded = ended.type === 'step-succeeded' ? 1 : 0;
+        const succeeded = outcome.type === 'succeeded' ? 1 : 0;
         const pause = shouldPauseRollout(stepRollout, progress.waves, { wave, succeeded, failed: 1 - succeeded });
         if (pause) events.push({ type: 'rollout-paused', rollout: stepRollout.metadata.name, wave, reason: pause });
       }
@@ -160,7 +147,7 @@ export function assessCheckIn(input: CheckInInput): CheckInAssessment {
   const offMatrix = plan.status === 'off-matrix';
   if (!inActiveWave) return status(offMatrix ? 'off-matrix' : settled);
   const runtime = input.rolloutRuntime(rollout.metadata.name);
-  const paused = rollout.spec.paused === true || runtime.autoPausedReason !== null || events.some((e) => e.type === 'rollout-paused');
+  const paused = rollout.spec.paused === true || runtime.autoPausedReason !== null || events.some((e) => e.type === 'rollout-paused' && e.rollout === rollout.metadata.name);
   const waiting: DeviceStatus = state.phase === 'retrying' ? 'retrying' : state.phase === 'cooling-down' ? 'cooling-down' : offMatrix ? 'off-matrix' : 'upgrading';
   if (paused) return status(waiting === 'upgrading' ? settled : waiting);
   if (state.nextAttemptAt !== null && now < state.nextAttemptAt) return status(waiting);
