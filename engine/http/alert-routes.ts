@@ -3,6 +3,7 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import { readJsonBody } from './body.ts';
+import { HttpError } from './errors.ts';
 
 /** What these routes need from the engine. Every method may throw an error with `status` and `code`. */
 export interface AlertsApi {
@@ -27,11 +28,13 @@ function text(value: string | string[] | undefined): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function nonNegativeInt(value: string | string[] | undefined): number | undefined {
-  const raw = text(value);
+/** An absent parameter is undefined; a present one that is not an integer of at least `min` is refused, naming it. */
+function queryInt(query: Koa.Context['query'], name: string, min: number): number | undefined {
+  const raw = text(query[name]);
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  return Number.isInteger(n) && n >= 0 ? n : undefined;
+  if (!Number.isSafeInteger(n) || n < min) throw new HttpError(400, 'invalid-request', `${name} must be an integer of at least ${min}`, `/${name}`);
+  return n;
 }
 
 export function addAlertRoutes(router: Router, api: AlertsApi, options: AlertRoutesOptions = {}): void {
@@ -44,8 +47,8 @@ export function addAlertRoutes(router: Router, api: AlertsApi, options: AlertRou
       const value = text(q[name]);
       if (value !== undefined) query[name] = value;
     }
-    const limit = nonNegativeInt(q.limit);
-    const offset = nonNegativeInt(q.offset);
+    const limit = queryInt(q, 'limit', 0);
+    const offset = queryInt(q, 'offset', 0);
     if (limit !== undefined) query.limit = limit;
     if (offset !== undefined) query.offset = offset;
     ctx.body = await api.listAlerts(bearer(ctx), query);
@@ -57,8 +60,7 @@ export function addAlertRoutes(router: Router, api: AlertsApi, options: AlertRou
     ctx.body = await api.acknowledgeAlert(bearer(ctx), ctx.params.id ?? '');
   });
   router.get('/v1/analysis/offline', async (ctx) => {
-    const hours = nonNegativeInt(ctx.query.windowHours);
-    ctx.body = await api.offlineAnalysis(bearer(ctx), text(ctx.query.by), hours === 0 ? undefined : hours);
+    ctx.body = await api.offlineAnalysis(bearer(ctx), text(ctx.query.by), queryInt(ctx.query, 'windowHours', 1));
   });
   router.post('/v1/cell-towers', async (ctx) => {
     const body = await readJsonBody(ctx.req, towerLimit);

@@ -135,6 +135,7 @@ const DELIVERY_BATCH = 20;
 const ALERT_STATUSES = new Set(['open', 'acknowledged', 'resolved', 'active']);
 const SEVERITIES = new Set(['info', 'warning', 'critical']);
 const COHORT_DIMENSIONS = new Set(['uptime', 'firmware', 'site', 'cell']);
+const MAX_OFFLINE_WINDOW_HOURS = 366 * 24;
 
 function cacheKey(rule: string, dedupeKey: string): string {
   return `${rule}\u0000${dedupeKey}`;
@@ -821,6 +822,10 @@ export class AlertService {
   async offlineAnalysis(token: string | null, by: string | undefined, windowHours?: number): Promise<object> {
     const principal = await this.options.authorize(token, 'viewer');
     if (by === undefined || !COHORT_DIMENSIONS.has(by)) throw new InvalidRequestError('invalid-request', '/by', 'by must be uptime, firmware, site or cell');
+    // Bounded so the window start stays a valid date and the query a sane one.
+    if (windowHours !== undefined && !integerIn(windowHours, 1, MAX_OFFLINE_WINDOW_HOURS)) {
+      throw new InvalidRequestError('invalid-request', '/windowHours', `windowHours must be an integer from 1 to ${MAX_OFFLINE_WINDOW_HOURS}`);
+    }
     const hours = windowHours ?? this.options.offlineAnalysisWindowHours ?? 24 * 7;
     const now = this.options.now();
     const since = new Date(now.getTime() - hours * 3_600_000);

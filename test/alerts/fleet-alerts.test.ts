@@ -113,6 +113,16 @@ describe('a site going dark', () => {
     const bad = await request<{ error: { field: string } }>(`${server.url}/v1/analysis/offline?by=colour`, { token: ADMIN_TOKEN });
     expect(bad.status).toBe(400);
     expect(bad.body.error.field).toBe('/by');
+    for (const [query, field] of [['windowHours=abc', '/windowHours'], ['windowHours=0', '/windowHours'], ['windowHours=99999999', '/windowHours']] as const) {
+      const refused = await request<{ error: { field: string } }>(`${server.url}/v1/analysis/offline?by=site&${query}`, { token: ADMIN_TOKEN });
+      expect(refused.status, query).toBe(400);
+      expect(refused.body.error.field, query).toBe(field);
+    }
+    for (const [query, field] of [['limit=ten', '/limit'], ['offset=-1', '/offset']] as const) {
+      const refused = await request<{ error: { field: string } }>(`${server.url}/v1/alerts?${query}`, { token: ADMIN_TOKEN });
+      expect(refused.status, query).toBe(400);
+      expect(refused.body.error.field, query).toBe(field);
+    }
   });
 
   it('when the devices are back, the site alert resolves after its hold-down, and so do the device alerts', async () => {
