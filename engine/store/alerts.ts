@@ -8,21 +8,10 @@ import type { CellTower, DeviceStatus, FirmwareVersions, JsonObject, Severity } 
 import type { AlertRow, AlertRowStatus, WebhookDeliveryRow, WebhookDeliveryStatus } from './alert-entities.ts';
 import { translateStoreError } from './errors.ts';
 import type { FleetStore } from './store.ts';
+import type { FleetDevice } from '../rules/index.ts';
 
-export interface NewAlert {
-  id: string;
-  rule: string;
-  dedupeKey: string;
-  scope: 'device' | 'fleet';
-  severity: Severity;
-  tenant: string | null;
-  site: string | null;
-  deviceId: string | null;
-  summary: string;
-  details: JsonObject;
-  openedAt: Date;
-  holdDownSeconds: number;
-}
+/** An alert as first written: open, not acknowledged, no hold-down running. */
+export type NewAlert = Omit<AlertRow, 'status' | 'acknowledgedAt' | 'acknowledgedBy' | 'resolvedAt' | 'clearSince'>;
 
 export interface NewWebhookDelivery {
   event: string;
@@ -80,16 +69,8 @@ export interface IndexedDevice {
   offlineAfterAt: Date | null;
 }
 
-/** A device as fleet aggregates see it (FleetDevice of the rules core: epoch ms). */
-export interface FleetIndexRow {
-  id: string;
-  site: string;
-  cell: string | null;
-  firmware: FirmwareVersions;
-  profile: string;
-  status: DeviceStatus;
-  lastCheckInAt: number | null;
-}
+/** A device as fleet aggregates see it (the rules core's FleetDevice; uptime is not in the index). */
+export type FleetIndexRow = Omit<FleetDevice, 'lastUptimeMs'>;
 
 export interface WebhookAttemptOutcome {
   deliveryId: string;
