@@ -118,10 +118,16 @@ describe('a device checking in', () => {
     expect(decision.answer.firmware).toMatchObject({ stepId: 'step-1', component: 'mcu', version: '1.1.0' });
   });
 
-  it('counts a step that never reports back as failed after the step timeout', () => {
+  it('counts a step that never reports back as failed after the step timeout, not before', () => {
     const first = checkIn(request(APP_1)).decision.firmwareState;
-    const { assessment } = checkIn(request(APP_1), first, { now: NOW + 3_601_000 });
+    const before = checkIn(request(APP_1), first, { now: NOW + 3_599_000 });
+    expect(before.assessment.events).toEqual([]);
+    expect(before.assessment.releasedStep).toBeNull();
+    expect(before.decision.firmwareState.phase).toBe('in-flight');
+    const { assessment, decision } = checkIn(request(APP_1), first, { now: NOW + 3_601_000 });
     expect(assessment.events.map((e) => e.type)).toEqual(['step-timed-out']);
+    expect(assessment.releasedStep?.id).toBe('step-1');
+    expect(decision.firmwareState).toMatchObject({ phase: 'retrying', failuresInCycle: 1, lastError: 'step timed out' });
   });
 
   it('gets no step while the throttle slot is refused, and checks in sooner than normal when it has one', () => {
@@ -134,11 +140,22 @@ describe('a device checking in', () => {
     expect(checkIn(request(APP_1)).decision.answer.nextCheckInSeconds).toBe(120);
   });
 
-  it('gets no step while the rollout is paused by itself, and the status says why it waits', () => {
+  it('gets no step while the rollout is paused by itself, and is not counted as upgrading', () => {
     const paused = (): RolloutRuntime => ({ autoPausedReason: 'wave all: 5 of 10 failed', waves: [] });
     const { decision, assessment } = checkIn(request(APP_1), INITIAL_FIRMWARE_STATE, { rolloutRuntime: paused });
     expect(assessment.candidate).toBeNull();
     expect(decision.answer.firmware).toBeNull();
+    expect(decision.firmwareState.phase).toBe('idle');
+    expect(decision.status).not.toBe('upgrading');
+  });
+
+  it('a device waiting out a retry while its rollout is paused says it is retrying', () => {
+    const first = checkIn(request(APP_1)).decision.firmwareState;
+    const failed = checkIn(request(APP_1, { firmwareStep: { id: 'step-1', status: 'failed' } }), first).decision.firmwareState;
+    const paused = (): RolloutRuntime => ({ autoPausedReason: 'wave all: 5 of 10 failed', waves: [] });
+    const { decision } = checkIn(request(APP_1), failed, { rolloutRuntime: paused, now: NOW + 3_600_000 });
+    expect(decision.answer.firmware).toBeNull();
+    expect(decision.status).toBe('retrying');
   });
 
   it('is quarantined after the last cycle of retries and gets nothing more', async () => {
