@@ -287,7 +287,7 @@ export const registerProvision: CommandRegistrar = (program, ctx) => {
       .option('--shipments <file>', 'shipment log: id,site,shippedAt')
       .option('--format <format>', 'csv or jsonl (default: from the file name)')
       .option('--default-site <site>', 'site for devices in no shipment')
-      .option('--batch-size <n>', 'rows per batch (default 500)')
+      .option('--batch-size <n>', 'rows per batch (default 1000)')
       .option('--credentials-out <file>', 'where device credentials (id,token) are written, mode 600 (default: <manufacturing>.credentials.csv)'),
   ).action((flags: ImportFlags) => withFailures(() => runImport(flags, ctx), ctx)());
 

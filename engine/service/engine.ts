@@ -47,7 +47,7 @@ export interface EngineOptions {
   webhookIntervalMs?: number;
   /** Webhook retry schedule (see nextDeliveryAttemptAt). */
   webhookBackoff?: { baseSeconds?: number; capSeconds?: number; maxAttempts?: number };
-  /** Provisioning job workers (engine/service/provisioning.ts): count (default 2), lease, batch size, carrier. */
+  /** Provisioning job workers (engine/service/provisioning.ts): count (default 4), lease, batch size, carrier. */
   provisioning?: { workers?: number; leaseMs?: number; batchSize?: number; pollMs?: number; carrier?: CarrierActivator | null };
 }
 

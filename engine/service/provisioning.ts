@@ -71,18 +71,18 @@ export interface ProvisioningServiceOptions {
   authorize(token: BearerToken, role: OperatorRole): Promise<ProvisioningPrincipal>;
   log: Logger;
   carrier?: CarrierActivator | null;
-  /** Workers in this process (default 2; 0: none, e.g. an API-only process). */
+  /** Workers in this process (default 4: they mostly wait on PostgreSQL; 0: none, e.g. an API-only process). */
   workers?: number;
   /** Batch lease, ms (default 30 s); a dead worker's batch is taken over after it. */
   leaseMs?: number;
-  /** Validated rows per batch (default 500). */
+  /** Validated rows per batch (default 1000). */
   batchSize?: number;
   /** Idle wait between looks for work, ms (default 500). */
   pollMs?: number;
   random?: () => number;
 }
 
-const DEFAULT_BATCH_SIZE = 500;
+const DEFAULT_BATCH_SIZE = 1000;
 const MAX_BATCH_SIZE = 5000;
 const READY_LABEL = { provisioning: 'ready' };
 const DB_TASK_RETRY = new Map(PROVISIONING_TASKS.map((t) => [t.name, t.retry]));
@@ -144,7 +144,7 @@ export class ProvisioningService implements ProvisioningApi {
 
   /** Starts the configured number of workers. */
   start(): void {
-    for (let i = 0; i < (this.options.workers ?? 2); i++) this.startWorker();
+    for (let i = 0; i < (this.options.workers ?? 4); i++) this.startWorker();
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,7 @@ export type { RevisionChannelOptions } from './notify.ts';
 export { ProvisioningStore, ProvisioningTx, LeaseLostError, UNISSUED_TOKEN_HASH } from './provisioning.ts';
 export type {
   BatchLease,
+  BatchProgress,
   BatchRow,
   LeasedBatch,
   NewProvisioningJob,

@@ -1,0 +1,135 @@
+// Provisioning throughput: a 50,000-row manufacturing log plus its shipment log imported as one
+// job through the HTTP API, worked by the engine's workers against a local carrier (declared
+// rate limit), credentials downloaded, opened and acknowledged as the CLI does.
+//   npx tsx bench/provision.ts [--rows 50000] [--bad 50] [--workers 4] [--batch 1000] [--carrier-rate 10000]
+// Uses DATABASE_URL when set, else an embedded PostgreSQL in a temp dir.
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import { openCredentials, type SealedCredentials } from '../engine/provisioning/index.ts';
+import { startEmbeddedPostgres } from '../engine/store/index.ts';
+import { Engine } from '../engine/service/index.ts';
+import { HttpCarrier, startCarrierStub } from '../engine/service/provisioning-carrier.ts';
+import { createFleetRepo, fixtureFleet } from '../test/support/fleet.ts';
+import { generateLogs } from '../test/provisioning/logs.ts';
+
+function flag(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
+  return Number.isFinite(value) ? value : fallback;
+}
+
+const ADMIN = 'ffo_bench_admin';
+
+async function call<T>(base: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${base}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+interface JobView {
+  id: string;
+  status: string;
+  rows: { total: number; done: number; failed: number; pending: number };
+  credentialsWaiting: number;
+  credentialsPrivateKey?: string;
+}
+
+async function main(): Promise<void> {
+  const rows = flag('rows', 50_000);
+  const bad = flag('bad', 50);
+  const workers = flag('workers', 4);
+  const batchSize = flag('batch', 1000);
+  const carrierRate = flag('carrier-rate', 10_000);
+  const log = pino({ level: process.env.FLEETFORM_LOG_LEVEL ?? 'warn' });
+  const work = await mkdtemp(join(tmpdir(), 'fleetform-bench-provision-'));
+  let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | null = null;
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    await chmod(work, 0o755);
+    embedded = await startEmbeddedPostgres({ dir: join(work, 'postgres'), persistent: false });
+    adminUrl = embedded.url;
+  }
+  const dbName = `fleetform_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  const repo = await createFleetRepo(fixtureFleet());
+  const carrier = await startCarrierStub();
+  const engine = await Engine.start({
+    databaseUrl: url.toString(),
+    repoDir: repo.dir,
+    branch: 'main',
+    log,
+    adminToken: ADMIN,
+    offlineSweepMs: 0,
+    provisioning: {
+      workers,
+      batchSize,
+      pollMs: 100,
+      carrier: new HttpCarrier({ url: carrier.url, rateLimit: { perSecond: carrierRate, burst: Math.min(carrierRate, 1000) }, maxBatch: 500 }),
+    },
+  });
+  try {
+    while (!engine.revisions.current) await new Promise((r) => setTimeout(r, 50));
+    const base = `http://127.0.0.1:${await engine.listen(0, '127.0.0.1')}`;
+    const logs = generateLogs(rows, bad);
+    const bytes = Buffer.byteLength(logs.manufacturing) + Buffer.byteLength(logs.shipments);
+
+    const t0 = performance.now();
+    const created = await call<JobView>(base, '/v1/provisioning/jobs', {
+      manufacturing: { format: 'csv', content: logs.manufacturing },
+      shipments: { format: 'csv', content: logs.shipments },
+    });
+    const t1 = performance.now();
+    let view = created;
+    let credentials = 0;
+    let downloadMs = 0;
+    const drain = async (): Promise<void> => {
+      const started = performance.now();
+      for (;;) {
+        const page = await call<{ batches: { id: string; sealed: SealedCredentials }[] }>(base, `/v1/provisioning/jobs/${created.id}/credentials?limit=200`);
+        if (page.batches.length === 0) break;
+        for (const batch of page.batches) credentials += openCredentials(batch.sealed, created.credentialsPrivateKey!).length;
+        await call(base, `/v1/provisioning/jobs/${created.id}/credentials/ack`, { ids: page.batches.map((b) => b.id) });
+      }
+      downloadMs += performance.now() - started;
+    };
+    // As the CLI does: poll every 500 ms, collecting credentials meanwhile.
+    while (view.status !== 'completed') {
+      await new Promise((r) => setTimeout(r, 500));
+      view = await call<JobView>(base, `/v1/provisioning/jobs/${created.id}?failuresLimit=0`);
+      if (view.credentialsWaiting > 0) await drain();
+    }
+    const t2 = performance.now();
+    await drain();
+    const t3 = performance.now();
+
+    const cpu = cpus();
+    console.log(`provisioning bench: ${rows} manufacturing rows (${bad} bad) + ${logs.goodIds.length} shipment rows, ${(bytes / 1e6).toFixed(1)} MB`);
+    console.log(`machine: ${cpu.length} cores, ${cpu[0]?.model ?? 'unknown CPU'}; ${workers} workers, batches of ${batchSize}, carrier ${carrierRate}/s`);
+    console.log(`create job (upload, parse, validate, store rows+ledger): ${((t1 - t0) / 1000).toFixed(2)} s`);
+    console.log(`work the job (register, credentials, site, activate, ready): ${((t2 - t1) / 1000).toFixed(2)} s`);
+    console.log(`total until every credential is written: ${((t3 - t0) / 1000).toFixed(2)} s (${Math.round(rows / ((t3 - t0) / 1000))} rows/s)`);
+    console.log(`rows: ${view.rows.done} done, ${view.rows.failed} failed; credentials opened: ${credentials} (download+open+ack ${(downloadMs / 1000).toFixed(2)} s, overlapped)`);
+    console.log(`carrier: ${carrier.activated.size} SIMs activated in ${carrier.calls} calls`);
+    if (view.rows.done + view.rows.failed !== rows || credentials !== view.rows.done) throw new Error('bench: counts do not add up');
+  } finally {
+    await engine.close();
+    await carrier.close();
+    await repo.remove();
+    if (embedded) await embedded.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
