@@ -11,7 +11,7 @@ export interface WatchBranchOptions {
   /** Working directory or bare repository. */
   dir: string;
   branch: string;
-  /** Called once per new head, in order, never concurrently; a rejection goes to onError. */
+  /** Called once per new head, in order, never concurrently; a rejection goes to onError and the head is offered again at the next check. */
   onHead(sha: string): void | Promise<void>;
   /** The safety-net poll. Default 5000 ms. */
   pollIntervalMs?: number;
@@ -28,7 +28,7 @@ export interface WatchBranchOptions {
 export interface BranchWatcher {
   /** Resolves once the file watcher is set up and the current head has been checked (and reported if new). */
   readonly ready: Promise<void>;
-  /** The last head reported (or knownHead), null while the branch does not exist. */
+  /** The last head reported (or knownHead), null while the branch does not exist or no head was handled yet. */
   head(): string | null;
   /** Re-read the branch now; resolves when that read (and any onHead it caused) is done. */
   check(): Promise<void>;
@@ -73,10 +73,13 @@ export function watchBranch(options: WatchBranchOptions): BranchWatcher {
       return;
     }
     if (closed || head === null || head === reported) return;
+    const previous = reported;
     reported = head;
     try {
       await onHead(head);
     } catch (error) {
+      // Not handled: the next trigger (or the poll) offers the same head again.
+      reported = previous;
       onError(error);
     }
   };

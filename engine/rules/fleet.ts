@@ -16,7 +16,7 @@ export function offlineDeadline(lastCheckInAt: number, intervalSeconds: number, 
 export function isOffline(
   lastCheckInAt: number | null,
   intervalSeconds: number,
-  factor: number = DEFAULT_OFFLINE_AFTER_MISSED,
+  factor: number,
   now: number,
 ): boolean {
   return lastCheckInAt !== null && now > offlineDeadline(lastCheckInAt, intervalSeconds, factor);

@@ -52,7 +52,7 @@ describe('following a branch', () => {
     expect(errors).toEqual([]);
   });
 
-  it('reports every head once, in order, when commits come in quick succession', async () => {
+  it('reports the latest head, and no head twice, when commits come in quick succession', async () => {
     const repo = repository();
     repo.commit('first');
     const { heads, watcher } = follow(repo.dir, 'main');
@@ -60,6 +60,33 @@ describe('following a branch', () => {
     const last = [repo.commit('a'), repo.commit('b'), repo.commit('c')].at(-1);
     await vi.waitFor(() => expect(heads.at(-1)).toBe(last), GENEROUS);
     expect(new Set(heads).size).toBe(heads.length);
+  });
+
+  it('offers a head again at the next check when handling it failed', async () => {
+    const repo = repository();
+    const head = repo.commit('first');
+    const calls: string[] = [];
+    const errors: unknown[] = [];
+    const watcher = watchBranch({
+      dir: repo.dir,
+      branch: 'main',
+      pollIntervalMs: NO_POLL,
+      onHead: (sha) => {
+        calls.push(sha);
+        if (calls.length === 1) throw new Error('store unavailable');
+      },
+      onError: (error) => errors.push(error),
+    });
+    cleanup.push(() => watcher.close());
+    await watcher.ready;
+    expect(calls).toEqual([head]);
+    expect(errors).toHaveLength(1);
+    expect(watcher.head()).toBeNull();
+    await watcher.check();
+    expect(calls).toEqual([head, head]);
+    expect(watcher.head()).toBe(head);
+    await watcher.check();
+    expect(calls).toEqual([head, head]);
   });
 
   it('does not report a head it was told is already handled', async () => {
