@@ -145,6 +145,7 @@ export const registerDemo: CommandRegistrar = (program, ctx) => {
         concurrency: settings.concurrency,
         prefix: settings.prefix ?? 'demo-',
         onProgress: printer.onProgress,
+        progressIntervalMs: printer.intervalMs,
         onConverged: (p: SimulationProgress) => {
           printer.done();
           ctx.stdout(`\n*** the fleet converged: all ${p.devices} devices on their rollout target after ${Math.round((p.convergedAfterMs ?? 0) / 1000)} s — the engine keeps serving; Ctrl-C to stop ***\n\n`);

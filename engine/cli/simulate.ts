@@ -146,9 +146,11 @@ export async function servedSnapshot(url: string, token: string, repoDir: string
 }
 
 /** Live progress: a redrawn bar on a terminal, else a few lines every few seconds. */
-export function progressPrinter(mode: 'bar' | 'lines' | 'none', write: (text: string) => void): { onProgress(p: SimulationProgress): void; done(): void } {
+export function progressPrinter(mode: 'bar' | 'lines' | 'none', write: (text: string) => void): { onProgress(p: SimulationProgress): void; done(): void; intervalMs: number } {
   let drawn = false;
   return {
+    // A bar is cheap to redraw; lines scroll, so fewer of them.
+    intervalMs: mode === 'bar' ? 500 : 5000,
     onProgress: (p) => {
       if (mode === 'bar') {
         write(`\r\u001b[2K${formatProgressBar(p, 30)}`);
@@ -228,6 +230,7 @@ export const registerSimulate: CommandRegistrar = (program, ctx) => {
         ...(settings.prefix !== undefined ? { prefix: settings.prefix } : {}),
         stopWhenConverged: flags.keepRunning !== true,
         onProgress: printer.onProgress,
+        progressIntervalMs: printer.intervalMs,
       });
     } catch (error) {
       printer.done();
