@@ -201,7 +201,7 @@ describe('fleet impact of a change', () => {
     await expect(text.stdout).toMatchFileSnapshot('__snapshots__/impact.txt');
   });
 
-  it('compares a device override holding a secret without revealing it', async () => {
+  it('compares a device whose override holds a secret reference (unresolved, by reference) like the others of its site', async () => {
     const repo = repository();
     const special = { ...devices('vip', 1, 'north', bundle('app-1.2.0'))[0]!, configOverride: { apiKey: { secretRef: { env: 'VIP_KEY' } } } };
     const fleetPath = withFleet(repo, [...fleet(), special]);
