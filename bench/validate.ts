@@ -2,7 +2,7 @@
 // from the working tree, from git (loose objects) and from git after `git gc` (packed). Target: under 3 s.
 // Run: npx tsx bench/validate.ts [--documents 10000] [--secrets 200] [--runs 3]
 import { execFileSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,12 +182,14 @@ interface Timing {
 
 let parser: () => import('../engine/config/index.ts').YamlFilesParser = () => config.parallelYamlParser();
 
+let checks: readonly import('../engine/config/index.ts').SnapshotCheck[] = [];
+
 async function measure(read: () => Promise<import('../engine/model/index.ts').SourceTree>, withIdentity: boolean): Promise<Timing> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const tree = await read();
   const t1 = performance.now();
-  const result = await config.compileSnapshot(tree, { ...(withIdentity ? { identity } : {}), parseFiles: parser() });
+  const result = await config.compileSnapshot(tree, { ...(withIdentity ? { identity } : {}), parseFiles: parser(), checks });
   const t2 = performance.now();
   if (!result.snapshot) {
     throw new Error(`generated repo does not compile:\n${result.issues.slice(0, 5).map((i) => JSON.stringify(i)).join('\n')}`);
@@ -206,7 +208,7 @@ async function series(label: string, read: () => Promise<import('../engine/model
   for (let i = 0; i < RUNS; i++) runs.push(await measure(read, withIdentity));
   const fmt = (n: number): string => `${n.toFixed(0).padStart(5)} ms`;
   console.log(
-    `${label.padEnd(44)} read ${fmt(median(runs.map((r) => r.readMs)))}  compile ${fmt(median(runs.map((r) => r.compileMs)))}  total ${fmt(median(runs.map((r) => r.totalMs)))}  cpu ${fmt(median(runs.map((r) => r.cpuMs)))}  (first run ${fmt(runs[0]!.totalMs)})`,
+    `${label.padEnd(48)} read ${fmt(median(runs.map((r) => r.readMs)))}  compile ${fmt(median(runs.map((r) => r.compileMs)))}  total ${fmt(median(runs.map((r) => r.totalMs)))}  cpu ${fmt(median(runs.map((r) => r.cpuMs)))}  (first run ${fmt(runs[0]!.totalMs)})`,
   );
 }
 
@@ -221,13 +223,16 @@ try {
   console.log(`fleetform bench/validate — ${documents} documents in ${counts.files} files, ${counts.secrets} encrypted secrets`);
   console.log(`  kinds: ${Object.entries(counts).filter(([k]) => k !== 'files' && k !== 'secrets').map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log(`  generated and committed in ${(performance.now() - genStart).toFixed(0)} ms; engine/config import (schemas compiled once) ${importMs.toFixed(0)} ms`);
-  console.log(`  node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), median of ${RUNS} runs`);
+  console.log(`  node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), median of ${RUNS} runs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   await series('working tree, form-only secrets', () => gitAdapter.readWorkingTree({ dir }), false);
   await series('working tree, secrets decrypted', () => gitAdapter.readWorkingTree({ dir }), true);
   await series('git HEAD (loose objects), form-only', () => gitAdapter.readRevisionTree({ dir, ref: 'HEAD' }), false);
   git(dir, 'gc', '-q', '--prune=now');
   await series('git HEAD after git gc (packed), form-only', () => gitAdapter.readRevisionTree({ dir, ref: 'HEAD' }), false);
   await series('git HEAD after git gc (packed), decrypted', () => gitAdapter.readRevisionTree({ dir, ref: 'HEAD' }), true);
+  checks = (await import('../engine/cli/validate.ts')).VALIDATE_CHECKS;
+  await series('git HEAD packed, + rule and reachability checks', () => gitAdapter.readRevisionTree({ dir, ref: 'HEAD' }), false);
+  checks = [];
   parser = () => config.parallelYamlParser({ threads: 1 });
   await series('git HEAD packed, form-only, one thread', () => gitAdapter.readRevisionTree({ dir, ref: 'HEAD' }), false);
   // The engine's case: the next revision changes one file; the parse cache keeps the rest.
@@ -237,6 +242,7 @@ try {
   writeFileSync(join(dir, 'fleet-config/sites/site-00001.yaml'), 'apiVersion: fleetform/v1\nkind: Site\nmetadata: { name: site-1 }\nspec: { tenant: tenant-1, timezone: UTC }\n');
   git(dir, 'commit', '-q', '-am', 'one site changed');
   await series('next commit, one file changed, parse cache', () => gitAdapter.readRevisionTree({ dir, ref: 'HEAD' }), false);
+  console.log(`  load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
