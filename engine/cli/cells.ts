@@ -3,11 +3,15 @@
 // engine's operator API (`POST /v1/cell-towers`, body `{ towers: CellTower[] }`, an upsert by
 // mcc-mnc-lac-cid). `--dry-run` only checks the file.
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseOpenCellIdLine, type CellCsvIssue, type CellTowerRow } from '../location/index.ts';
 import type { CellTower } from '../model/index.ts';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
+
+/** The engine refuses a larger batch (POST /v1/cell-towers takes at most 10 000 towers). */
+const MAX_BATCH = 10_000;
 
 interface ImportFlags {
   dryRun?: boolean;
@@ -58,9 +62,14 @@ async function sendBatch(towers: CellTower[], flags: ImportFlags, token: string)
 export async function importCells(file: string, flags: ImportFlags, ctx: CliContext): Promise<CellImportSummary> {
   const mccs = parseMccList(flags.mcc);
   const batchSize = positiveInteger('--batch', flags.batch);
+  if (batchSize > MAX_BATCH) throw new UsageError(`--batch: the engine takes at most ${MAX_BATCH} towers per request, got ${batchSize}`);
   const maxIssues = positiveInteger('--max-issues', flags.maxIssues);
   const token = flags.token ?? ctx.env.FLEETFORM_TOKEN ?? ctx.env.FLEETFORM_ADMIN_TOKEN;
   if (!flags.dryRun && !token) throw new UsageError('an operator token is needed: --token, FLEETFORM_TOKEN or FLEETFORM_ADMIN_TOKEN (or --dry-run)');
+
+  const path = resolve(ctx.cwd, file);
+  const isFile = await stat(path).then((info) => info.isFile(), () => false);
+  if (!isFile) throw new UsageError(`${file}: no such file`);
 
   const summary: CellImportSummary = { towers: 0, filtered: 0, issues: 0, batches: 0 };
   const report = (issue: CellCsvIssue) => {
@@ -75,7 +84,7 @@ export async function importCells(file: string, flags: ImportFlags, ctx: CliCont
     batch = [];
   };
 
-  const lines = createInterface({ input: createReadStream(resolve(ctx.cwd, file)), crlfDelay: Infinity });
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
   let lineNumber = 0;
   for await (const line of lines) {
     lineNumber++;

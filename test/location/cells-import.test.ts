@@ -64,6 +64,20 @@ describe('fleetform cells import', () => {
   });
 
   it('needs an operator token unless it only checks', async () => {
-    expect((await run([])).code).toBe(2);
+    const { code, stderr } = await run([]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('operator token');
+  });
+
+  it('refuses a missing file and a batch larger than the engine takes as usage errors, naming them', async () => {
+    dir ??= await mkdtemp(join(tmpdir(), 'fleetform-cells-'));
+    let stderr = '';
+    const ctx: CliContext = { stdout: () => undefined, stderr: (s) => (stderr += s), env: {}, cwd: dir, exit: () => undefined };
+    const missing = { code: await runProgram(['node', 'fleetform', 'cells', 'import', 'nowhere.csv', '--dry-run'], ctx), stderr };
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('nowhere.csv');
+    const tooBig = await run(['--dry-run', '--batch', '10001']);
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toContain('--batch');
   });
 });
