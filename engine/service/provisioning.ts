@@ -371,7 +371,8 @@ export class ProvisioningService implements ProvisioningApi {
     const due = pending.map((row) => nextDueAt(row.tasks)).filter((t): t is number => t !== null);
     await this.jobs.releaseBatch(lease, {
       done: pending.length === 0,
-      nextAttemptAt: pending.length === 0 ? null : new Date(due.length > 0 ? Math.min(...due) : Date.now()),
+      // Pending with nothing to retry: waiting on another job's worker or on a process with a carrier.
+      nextAttemptAt: pending.length === 0 ? null : new Date(due.length > 0 ? Math.min(...due) : Date.now() + Math.max(1000, this.pollMs * 10)),
       // Rows no stage touched (all done by an earlier job: a re-import) get their outcome here.
       rows: rows.filter((row) => !touched.has(row.rowNo)).map(outcomeUpdate),
       progress: summarizeTaskStates(rows.map((row) => row.tasks)),
@@ -380,7 +381,9 @@ export class ProvisioningService implements ProvisioningApi {
 
   /**
    * One stage of a batch in one transaction: the task's writes, the new task states and row
-   * outcomes commit together (or not at all), so a task is never done twice for a device.
+   * outcomes commit together (or not at all), so a task is never done twice for a device. The
+   * devices' ledger rows are locked first and re-read: a device another job's worker moved on
+   * meanwhile (two overlapping imports) is left out of this stage and its state taken as it is.
    */
   private async commitStage(
     task: ProvisioningTaskName,
@@ -388,12 +391,21 @@ export class ProvisioningService implements ProvisioningApi {
     batch: readonly WorkRow[],
     due: WorkRow[],
     hooks: ProvisioningWorkerHooks,
-    writes: (tx: ProvisioningTx) => Promise<Map<string, TaskState>>,
+    writes: (tx: ProvisioningTx, fresh: WorkRow[]) => Promise<Map<string, TaskState>>,
   ): Promise<void> {
     const next = await this.jobs.inLeasedTransaction(lease, this.leaseMs, async (tx) => {
-      const states = await writes(tx);
-      const updated = due.map((row) => ({ row, tasks: { ...row.tasks, [task]: states.get(row.deviceId) ?? row.tasks[task] } as TaskStates }));
-      await tx.saveTaskStates(updated.map((u) => ({ deviceId: u.row.deviceId, tasks: u.tasks as ProvisioningTaskStates })));
+      const current = (await tx.lockTaskStates(due.map((row) => row.deviceId))) as Map<string, TaskStates>;
+      const fresh: WorkRow[] = [];
+      const updated: { row: WorkRow; tasks: TaskStates }[] = [];
+      for (const row of due) {
+        const now = current.get(row.deviceId);
+        if (now && JSON.stringify(now[task]) === JSON.stringify(row.tasks[task])) fresh.push(row);
+        else if (now) updated.push({ row, tasks: now });
+      }
+      const states = fresh.length > 0 ? await writes(tx, fresh) : new Map<string, TaskState>();
+      const written = fresh.map((row) => ({ row, tasks: { ...row.tasks, [task]: states.get(row.deviceId) ?? row.tasks[task] } as TaskStates }));
+      await tx.saveTaskStates(written.map((u) => ({ deviceId: u.row.deviceId, tasks: u.tasks as ProvisioningTaskStates })));
+      updated.push(...written);
       await tx.saveRowOutcomes(
         lease.jobId,
         updated.map((u) => outcomeUpdate({ ...u.row, tasks: u.tasks })),
@@ -417,12 +429,12 @@ export class ProvisioningService implements ProvisioningApi {
   ): Promise<void> {
     const now = new Date();
     const retry = DB_TASK_RETRY.get(task)!;
-    await this.commitStage(task, lease, batch, due, hooks, async (tx) => {
+    await this.commitStage(task, lease, batch, due, hooks, async (tx, fresh) => {
       const states = new Map<string, TaskState>();
       switch (task) {
         case 'register': {
           const inserted = await tx.insertDevices(
-            due.map(({ plan }) => ({
+            fresh.map(({ plan }) => ({
               id: plan.deviceId,
               tenant: plan.tenant,
               profile: plan.profile,
@@ -432,7 +444,7 @@ export class ProvisioningService implements ProvisioningApi {
               firmwareState: INITIAL_FIRMWARE_STATE,
             })),
           );
-          for (const row of due) {
+          for (const row of fresh) {
             states.set(
               row.deviceId,
               inserted.has(row.deviceId)
@@ -443,20 +455,20 @@ export class ProvisioningService implements ProvisioningApi {
           break;
         }
         case 'credentials': {
-          const credentials = due.map((row) => ({ deviceId: row.deviceId, token: generateToken('ffd') }));
+          const credentials = fresh.map((row) => ({ deviceId: row.deviceId, token: generateToken('ffd') }));
           await tx.setTokenHashes(credentials.map((c) => ({ id: c.deviceId, tokenHash: hashToken(c.token) })), now);
           await tx.storeSealedCredentials(lease.jobId, lease.seq, credentials.length, sealCredentials(credentials, credentialsPublicKey));
-          for (const row of due) states.set(row.deviceId, succeeded(row.tasks.credentials));
+          for (const row of fresh) states.set(row.deviceId, succeeded(row.tasks.credentials));
           break;
         }
         case 'site': {
-          await tx.applySites(due.map(({ plan }) => ({ id: plan.deviceId, site: plan.site, tenant: plan.tenant })));
-          for (const row of due) states.set(row.deviceId, succeeded(row.tasks.site));
+          await tx.applySites(fresh.map(({ plan }) => ({ id: plan.deviceId, site: plan.site, tenant: plan.tenant })));
+          for (const row of fresh) states.set(row.deviceId, succeeded(row.tasks.site));
           break;
         }
         case 'ready': {
-          await tx.addLabels(due.map((row) => row.deviceId), READY_LABEL);
-          for (const row of due) states.set(row.deviceId, succeeded(row.tasks.ready));
+          await tx.addLabels(fresh.map((row) => row.deviceId), READY_LABEL);
+          for (const row of fresh) states.set(row.deviceId, succeeded(row.tasks.ready));
           break;
         }
         default:
@@ -503,9 +515,9 @@ export class ProvisioningService implements ProvisioningApi {
       }
       const byId = new Map(results.map((r) => [r.deviceId, r]));
       const now = Date.now();
-      await this.commitStage('activate', lease, batch, chunk, hooks, async () => {
+      await this.commitStage('activate', lease, batch, chunk, hooks, async (_tx, fresh) => {
         const states = new Map<string, TaskState>();
-        for (const row of chunk) {
+        for (const row of fresh) {
           const result = byId.get(row.deviceId);
           const state = row.tasks.activate;
           if (result?.outcome === 'activated') states.set(row.deviceId, succeeded(state));

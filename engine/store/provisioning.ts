@@ -240,6 +240,17 @@ export class ProvisioningTx {
     await run(this.trx, `update provisioning_batch set progress = ?::jsonb where job_id = ? and seq = ?`, [JSON.stringify(progress), lease.jobId, lease.seq]);
   }
 
+  /** Locks devices' ledger rows (in id order, so overlapping jobs cannot deadlock) and reads their task states. */
+  async lockTaskStates(deviceIds: readonly string[]): Promise<Map<string, ProvisioningTaskStates>> {
+    if (deviceIds.length === 0) return new Map();
+    const rows = await run<{ device_id: string; tasks: ProvisioningTaskStates }>(
+      this.trx,
+      `select device_id, tasks from provisioning_device where device_id = any(?) order by device_id for update`,
+      [[...deviceIds]],
+    );
+    return new Map(rows.map((r) => [r.device_id, r.tasks]));
+  }
+
   async saveTaskStates(states: readonly { deviceId: string; tasks: ProvisioningTaskStates }[]): Promise<void> {
     if (states.length === 0) return;
     await run(

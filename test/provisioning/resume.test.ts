@@ -133,6 +133,46 @@ describe('a worker killed mid-job', () => {
   });
 });
 
+describe('two overlapping imports of the same devices', () => {
+  it('register each device once and do each task once, whichever job gets there first', async () => {
+    const content = ['id,hardware,iccid,fw.mcu,fw.ble', ...Array.from({ length: 50 }, (_, i) => `OV-${i + 1},tr,8902${String(i + 1).padStart(6, '0')},1.0.0,1.0.0`)].join('\n');
+    const body = { manufacturing: { content }, defaultSite: 'plant-1', batchSize: 50 };
+    const a = await request<JobView>(`${server.url}/v1/provisioning/jobs`, { token: ADMIN_TOKEN, body });
+    // Job A's worker has read its batch (every task pending) and is held before registering…
+    let reached!: () => void;
+    let release!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = server.engine.provisioning.startWorker({
+      beforeStage: async (task, lease) => {
+        if (lease.jobId === a.body.id && task === 'register') {
+          reached();
+          await gate;
+        }
+      },
+    });
+    await atGate;
+    // …while job B, the same file, is worked to the end by another worker.
+    const b = await request<JobView>(`${server.url}/v1/provisioning/jobs`, { token: ADMIN_TOKEN, body });
+    const fast = server.engine.provisioning.startWorker();
+    try {
+      expect((await completed(b.body.id)).rows).toMatchObject({ done: 50, failed: 0 });
+      release();
+      expect((await completed(a.body.id)).rows).toMatchObject({ done: 50, failed: 0 });
+    } finally {
+      release();
+      await Promise.all([slow.stop(), fast.stop()]);
+    }
+    const tasks = await ledger('OV-');
+    expect(tasks.size).toBe(50);
+    for (const [, states] of tasks) {
+      for (const task of ['register', 'credentials', 'site', 'activate', 'ready']) expect(states[task]).toMatchObject({ status: 'done', attempts: 1 });
+    }
+    expect(Number((await sql.query(`select count(*) from device where id like 'OV-%'`)).rows[0].count)).toBe(50);
+    expect([...carrier.requests].filter(([device]) => device.startsWith('OV-')).every(([, n]) => n === 1)).toBe(true);
+  });
+});
+
 describe('carrier activation', () => {
   const content = ['id,hardware,iccid,fw.mcu,fw.ble', ...Array.from({ length: 60 }, (_, i) => `RT-${i + 1},tr,8901${String(i + 1).padStart(6, '0')},1.0.0,1.0.0`)].join('\n');
 
