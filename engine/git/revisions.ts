@@ -20,15 +20,23 @@ function errorCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
 }
 
-/** `main~2^2` → base `main` and the parent hops [1, 1, 2] (each hop: which parent, 1-based). */
-function parseRevision(ref: string): { base: string; hops: number[] } | null {
+/** One step of a suffix: go to parent number `parent` (1-based; 0 is the commit itself), `times` times. */
+interface Hop {
+  parent: number;
+  times: number;
+}
+
+/**
+ * `main~2^2` → base `main` and the hops [{1, 2}, {2, 1}]. `~N` stays one hop repeated N times, so a huge N
+ * costs no memory: the walk ends at the root commit.
+ */
+function parseRevision(ref: string): { base: string; hops: Hop[] } | null {
   const match = /^([^~^]+)((?:[~^]\d*)*)$/.exec(ref);
   if (!match?.[1]) return null;
-  const hops: number[] = [];
+  const hops: Hop[] = [];
   for (const [, op, digits] of (match[2] ?? '').matchAll(/([~^])(\d*)/g)) {
     const n = digits === '' || digits === undefined ? 1 : Number(digits);
-    if (op === '~') for (let i = 0; i < n; i++) hops.push(1);
-    else hops.push(n); // `^0` is the commit itself
+    hops.push(op === '~' ? { parent: 1, times: n } : { parent: n, times: 1 });
   }
   return { base: match[1], hops };
 }
@@ -77,11 +85,13 @@ export async function readRevisionCommit(
   const parsed = parseRevision(ref.trim());
   if (!parsed) throw new UnknownRevisionError(ref, repo.dir);
   let commit = await readCommitObject(repo, ref, await resolveBase(repo, parsed.base, ref, cache), cache);
-  for (const hop of parsed.hops) {
-    if (hop === 0) continue;
-    const parent = commit.commit.parent[hop - 1];
-    if (!parent) throw new UnknownRevisionError(ref, repo.dir);
-    commit = await readCommitObject(repo, ref, parent, cache);
+  for (const { parent: which, times } of parsed.hops) {
+    if (which === 0) continue;
+    for (let i = 0; i < times; i++) {
+      const parent = commit.commit.parent[which - 1];
+      if (!parent) throw new UnknownRevisionError(ref, repo.dir);
+      commit = await readCommitObject(repo, ref, parent, cache);
+    }
   }
   return commit;
 }

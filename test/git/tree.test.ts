@@ -209,6 +209,10 @@ describe('naming revisions', () => {
     expect(await resolveRevision({ dir: repo.dir, ref: second.slice(0, 7) })).toBe(second);
     expect(await resolveRevision({ dir: repo.dir, ref: 'HEAD~1' })).toBe(first);
     expect(await resolveRevision({ dir: repo.dir, ref: 'main^' })).toBe(first);
+    const third = repo.commit('third');
+    expect(await resolveRevision({ dir: repo.dir, ref: 'HEAD~2' })).toBe(first);
+    expect(await resolveRevision({ dir: repo.dir, ref: 'main~1^1' })).toBe(first);
+    expect(await resolveRevision({ dir: repo.dir, ref: 'HEAD^0' })).toBe(third);
     const tagged = await readRevisionTree({ dir: repo.dir, ref: 'release-1' });
     expect(tagged.revision).toBe(first);
     expect(tagged.files.some((file) => file.path === 'rules/offline.yaml')).toBe(false);
@@ -242,6 +246,8 @@ describe('naming revisions', () => {
     const treeSha = repo.git('rev-parse', 'HEAD^{tree}');
     expect((await rejection(readRevisionTree({ dir: repo.dir, ref: 'no-such-branch' }))).code).toBe('unknown-revision');
     expect((await rejection(resolveRevision({ dir: repo.dir, ref: 'HEAD~5' }))).code).toBe('unknown-revision');
+    // A huge ancestry count walks to the root commit and stops there, whatever the number.
+    expect((await rejection(resolveRevision({ dir: repo.dir, ref: 'HEAD~99999999999999999999' }))).code).toBe('unknown-revision');
     expect((await rejection(resolveRevision({ dir: repo.dir, ref: '0'.repeat(40) }))).code).toBe('unknown-revision');
     expect((await rejection(resolveRevision({ dir: repo.dir, ref: treeSha }))).code).toBe('not-a-commit');
     expect((await rejection(readRevisionTree({ dir: join(repo.dir, 'rules'), ref: 'HEAD' }))).code).toBe(
