@@ -12,7 +12,7 @@ import {
 import { createHttpApp, type BearerToken, type CommandRequest, type DeviceListQuery, type DeviceRegistration, type EngineApi, type OperatorTokenRequest } from '../http/index.ts';
 import { DeviceExistsError, FleetStore, type DeviceRow, type OperatorRole, type OperatorTokenRow, type RevisionRow } from '../store/index.ts';
 import { rolloutForDevice } from '../reconcile/index.ts';
-import { deviceWave } from '../firmware/index.ts';
+import { applyFirmwareEvent, deviceWave, waveOfDevice } from '../firmware/index.ts';
 import { CheckInService, type CheckInObserver } from './checkin.ts';
 import { AlertService } from './alerts.ts';
 import { ProvisioningService } from './provisioning.ts';
@@ -186,6 +186,7 @@ export class Engine implements EngineApi {
               return;
             }
             engine.alerts.sweep(engine.now()).catch((error: unknown) => options.log.warn({ err: error }, 'offline sweep failed'));
+            engine.expireSteps(engine.now()).catch((error: unknown) => options.log.warn({ err: error }, 'step timeout sweep failed'));
           }, sweepMs),
         );
       }
@@ -240,6 +241,48 @@ export class Engine implements EngineApi {
     const token = generateToken('ffo');
     await this.store.createOperatorToken({ name: 'bootstrap-admin', tokenHash: hashToken(token), role: 'admin', tenants: [ALL_TENANTS] });
     await this.options.onAdminTokenGenerated?.(token);
+  }
+
+  /**
+   * Ends steps never reported back within their rollout's stepTimeoutSeconds, so a device gone dark
+   * does not hold its throttle slots for ever: the failure policy advances as if the device had
+   * checked in late, the slots are released, the wave counts a failure. Run by the git follower.
+   * Returns how many steps it ended.
+   */
+  async expireSteps(now: Date): Promise<number> {
+    const active = this.revisions.current;
+    if (!active) return 0;
+    let expired = 0;
+    for (const rollout of active.snapshot.rollouts) {
+      const timeout = rollout.spec.throttle?.stepTimeoutSeconds;
+      if (timeout === undefined) continue;
+      const name = rollout.metadata.name;
+      for (const device of await this.store.findExpiredSteps(name, now.getTime() - timeout * 1000)) {
+        const step = device.firmwareState.step;
+        if (!step) continue;
+        const transition = applyFirmwareEvent(device.firmwareState, { type: 'timed-out' }, rollout.spec.failurePolicy, now.getTime());
+        const phase = transition.state.phase;
+        const status = phase === 'quarantined' ? 'quarantined' : phase === 'cooling-down' ? 'cooling-down' : phase === 'retrying' ? 'retrying' : 'drifted';
+        const wave = waveOfDevice(rollout, device.id)?.name ?? null;
+        const stepEvent = { rollout: name, wave, stepId: step.id, component: step.component, fromVersion: step.from, toVersion: step.to, cell: step.cell };
+        const events = [{ type: 'step-timed-out', ...stepEvent, error: 'step timed out' }];
+        if (transition.quarantined) events.push({ type: 'quarantined', ...stepEvent, error: 'step timed out' });
+        const ended = await this.store.expireStep({
+          deviceId: device.id,
+          stepId: step.id,
+          rollout: name,
+          cell: step.cell,
+          wave,
+          firmwareState: transition.state,
+          status,
+          events,
+          at: now,
+        });
+        if (ended) expired += 1;
+      }
+    }
+    if (expired > 0) this.options.log.info({ expired }, 'firmware steps timed out');
+    return expired;
   }
 
   // ── device API ──────────────────────────────────────────────────────────
