@@ -77,6 +77,21 @@ describe('fleetform provision import', () => {
     }
   });
 
+  it('a CLI that stopped following picks the job up with resume, from the key it left beside the file', async () => {
+    const content = ['id,hardware,fw.mcu,fw.ble', ...Array.from({ length: 40 }, (_, i) => `NW-${i + 1},tr,1.0.0,1.0.0`)].join('\n');
+    await writeFile(join(dir, 'nowait.csv'), content);
+    const started = await fleetform('provision', 'import', '--manufacturing', 'nowait.csv', '--default-site', 'plant-1', '--credentials-out', 'nowait-tokens.csv', '--no-wait');
+    expect(started.code, started.stderr).toBe(0);
+    const jobId = started.stdout.trim();
+    expect(existsSync(join(dir, 'nowait-tokens.csv.key'))).toBe(true);
+    const resumed = await fleetform('provision', 'resume', jobId, '--credentials-out', 'nowait-tokens.csv', '--progress', 'lines');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('40 device credentials');
+    const lines = (await readFile(join(dir, 'nowait-tokens.csv'), 'utf8')).trim().split('\n');
+    expect(lines.slice(1).map((l) => l.split(',')[0]).sort()).toEqual(Array.from({ length: 40 }, (_, i) => `NW-${i + 1}`).sort());
+    expect(existsSync(join(dir, 'nowait-tokens.csv.key'))).toBe(false);
+  });
+
   it('refuses to overwrite an existing credentials file', async () => {
     await writeFile(join(dir, 'taken.csv'), 'id,token\n');
     await writeFile(join(dir, 'one.csv'), 'id,hardware,fw.mcu,fw.ble\nONE-1,tr,1.0.0,1.0.0\n');
