@@ -4,7 +4,7 @@
 //   npx tsx bench/provision.ts [--rows 50000] [--bad 50] [--workers 4] [--batch 1000] [--carrier-rate 10000]
 // Uses DATABASE_URL when set, else an embedded PostgreSQL in a temp dir.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     const logs = generateLogs(rows, bad);
     const bytes = Buffer.byteLength(logs.manufacturing) + Buffer.byteLength(logs.shipments);
 
+    const loadBefore = loadavg()[0] ?? 0;
     const t0 = performance.now();
     const created = await call<JobView>(base, '/v1/provisioning/jobs', {
       manufacturing: { format: 'csv', content: logs.manufacturing },
@@ -116,7 +117,8 @@ async function main(): Promise<void> {
 
     const cpu = cpus();
     console.log(`provisioning bench: ${rows} manufacturing rows (${bad} bad) + ${logs.goodIds.length} shipment rows, ${(bytes / 1e6).toFixed(1)} MB`);
-    console.log(`machine: ${cpu.length} cores, ${cpu[0]?.model ?? 'unknown CPU'}; ${workers} workers, batches of ${batchSize}, carrier ${carrierRate}/s`);
+    console.log(`machine: ${cpu.length} cores, ${cpu[0]?.model ?? 'unknown CPU'}; load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after (other processes share the cores)`);
+    console.log(`engine: ${workers} workers, batches of ${batchSize}, carrier ${carrierRate}/s`);
     console.log(`create job (upload, parse, validate, store rows+ledger): ${((t1 - t0) / 1000).toFixed(2)} s`);
     console.log(`work the job (register, credentials, site, activate, ready): ${((t2 - t1) / 1000).toFixed(2)} s`);
     console.log(`total until every credential is written: ${((t3 - t0) / 1000).toFixed(2)} s (${Math.round(rows / ((t3 - t0) / 1000))} rows/s)`);
