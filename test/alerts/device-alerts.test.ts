@@ -6,7 +6,7 @@ import type { CheckInRequest } from '../../engine/model/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createFleetRepo, type FleetRepo } from '../support/fleet.ts';
 import { ADMIN_TOKEN, checkIn, checkInBody, eventually, registerDevice, request, startTestEngine, type TestEngine } from '../support/engine.ts';
-import { alertFleet, CONVERGED, resolveTestSecret, startWebhookReceiver, TestClock, type WebhookReceiver } from './support.ts';
+import { alertFleet, CONVERGED, alertEngineOptions, startWebhookReceiver, TestClock, type WebhookReceiver } from './support.ts';
 
 interface AlertView {
   id: string;
@@ -30,14 +30,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   receiver = await startWebhookReceiver();
   repo = await createFleetRepo(alertFleet(receiver.url));
-  server = await startTestEngine({
-    databaseUrl: db.url,
-    repoDir: repo.dir,
-    now: clock.now,
-    random: () => 0.5,
-    webhookIntervalMs: 0,
-    compile: { resolveReference: resolveTestSecret },
-  });
+  server = await startTestEngine(alertEngineOptions(db.url, repo.dir, clock));
   await eventually(() => server.engine.revisions.current);
 });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createFleetRepo, type FleetRepo } from '../support/fleet.ts';
 import { ADMIN_TOKEN, checkIn, checkInBody, eventually, registerDevice, request, startTestEngine, type TestEngine } from '../support/engine.ts';
-import { alertFleet, CONVERGED, resolveTestSecret, TestClock } from './support.ts';
+import { alertFleet, CONVERGED, alertEngineOptions, TestClock } from './support.ts';
 
 interface AlertView {
   id: string;
@@ -35,14 +35,7 @@ const NEAR_OVERFLOW_MS = 4_294_000_000;
 beforeAll(async () => {
   db = await createTestDatabase();
   repo = await createFleetRepo(alertFleet('http://127.0.0.1:9'));
-  server = await startTestEngine({
-    databaseUrl: db.url,
-    repoDir: repo.dir,
-    now: clock.now,
-    random: () => 0.5,
-    webhookIntervalMs: 0,
-    compile: { resolveReference: resolveTestSecret },
-  });
+  server = await startTestEngine(alertEngineOptions(db.url, repo.dir, clock));
   await eventually(() => server.engine.revisions.current);
   for (const id of lot) tokens.set(id, await registerDevice(server.url, { id, site: 'lot-7' }));
   // A small site: two devices, one silent, is 50 % but below minDevices.

@@ -11,8 +11,13 @@ export const HOOK_SECRET_ENV = 'FLEETFORM_TEST_HOOK_SECRET';
 /** Firmware of bundle app-3, the rollout's target: check-ins are converged, not upgrading. */
 export const CONVERGED = { mcu: '1.1.0', ble: '2.0.0' };
 
-export const resolveTestSecret = (reference: { env: string } | { file: string }): string | undefined =>
+const resolveTestSecret = (reference: { env: string } | { file: string }): string | undefined =>
   'env' in reference && reference.env === HOOK_SECRET_ENV ? HOOK_SECRET : undefined;
+
+/** Engine options of every alert test: the test's clock, the middle of the jitter, no webhook timer (tests deliver by hand), the hook secret. */
+export function alertEngineOptions(databaseUrl: string, repoDir: string, clock: TestClock) {
+  return { databaseUrl, repoDir, now: clock.now, random: () => 0.5, webhookIntervalMs: 0, compile: { resolveReference: resolveTestSecret } };
+}
 
 export function alertFleet(hookUrl: string): FleetFiles {
   return {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createFleetRepo, type FleetRepo } from '../support/fleet.ts';
 import { ADMIN_TOKEN, checkIn, checkInBody, eventually, registerDevice, request, startTestEngine, type TestEngine } from '../support/engine.ts';
-import { alertFleet, CONVERGED, resolveTestSecret, startWebhookReceiver, TestClock, type WebhookReceiver } from './support.ts';
+import { alertFleet, CONVERGED, alertEngineOptions, startWebhookReceiver, TestClock, type WebhookReceiver } from './support.ts';
 
 let db: TestDatabase;
 let repo: FleetRepo;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   receiver = await startWebhookReceiver();
   repo = await createFleetRepo(alertFleet(receiver.url));
-  const options = { databaseUrl: db.url, repoDir: repo.dir, now: clock.now, random: () => 0.5, webhookIntervalMs: 0, compile: { resolveReference: resolveTestSecret } };
+  const options = alertEngineOptions(db.url, repo.dir, clock);
   a = await startTestEngine(options);
   b = await startTestEngine(options);
   await eventually(() => a.engine.revisions.current && b.engine.revisions.current);

@@ -5,7 +5,7 @@ import { verifyWebhookSignature } from '../../engine/rules/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createFleetRepo, type FleetRepo } from '../support/fleet.ts';
 import { ADMIN_TOKEN, checkIn, checkInBody, eventually, registerDevice, request, startTestEngine, type TestEngine } from '../support/engine.ts';
-import { alertFleet, CONVERGED, HOOK_SECRET, HOOK_SECRET_ENV, resolveTestSecret, startWebhookReceiver, TestClock, type ReceivedHook, type WebhookReceiver } from './support.ts';
+import { alertFleet, CONVERGED, HOOK_SECRET, HOOK_SECRET_ENV, alertEngineOptions, startWebhookReceiver, TestClock, type ReceivedHook, type WebhookReceiver } from './support.ts';
 
 interface AlertDetail {
   id: string;
@@ -28,14 +28,7 @@ let server: TestEngine;
 const clock = new TestClock(new Date('2026-11-22T08:00:00Z'));
 
 function engineOptions() {
-  return {
-    databaseUrl: db.url,
-    repoDir: repo.dir,
-    now: clock.now,
-    random: () => 0.5,
-    webhookIntervalMs: 0,
-    compile: { resolveReference: resolveTestSecret },
-  };
+  return alertEngineOptions(db.url, repo.dir, clock);
 }
 
 beforeAll(async () => {
