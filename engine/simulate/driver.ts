@@ -48,6 +48,8 @@ export interface SimulationOptions {
   /** Read the engine's device statuses from /metrics for the progress (default true). */
   engineStatus?: boolean;
   signal?: AbortSignal;
+  /** Every answered or refused check-in, with its round-trip milliseconds (benchmarks). */
+  onCheckIn?(result: { status: number; latencyMs: number }): void;
   /** How long to wait for the engine's /readyz (default 60 s). */
   readyTimeoutMs?: number;
 }
@@ -170,6 +172,8 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
+const LATENCY_RESERVOIR = 100_000;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** fleetform_devices{status="x"} n → { x: n }. */
@@ -276,6 +280,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     let stepsFailed = 0;
     const errors: Record<string, number> = {};
     const latencies: number[] = [];
+    let latencySamples = 0;
+    const reservoirRandom = seededRandom(options.seed ^ 0x5eed);
     let convergedAt: number | null = null;
     let lastEngineStatus: Record<string, number> | null = null;
 
@@ -341,7 +347,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         slot.due = Date.now() + 2000;
         return;
       }
-      latencies.push(Date.now() - started);
+      const latencyMs = Date.now() - started;
+      // A reservoir: percentiles of a long run without keeping every sample.
+      latencySamples += 1;
+      if (latencies.length < LATENCY_RESERVOIR) latencies.push(latencyMs);
+      else {
+        const at = Math.floor(reservoirRandom() * latencySamples);
+        if (at < LATENCY_RESERVOIR) latencies[at] = latencyMs;
+      }
+      options.onCheckIn?.({ status: res.status, latencyMs });
       if (res.status !== 200 || !res.body) {
         // Refused before anything was written (429, 503, 4xx): the engine still holds the step.
         device.requestLost();
