@@ -406,12 +406,13 @@ export class ProvisioningService implements ProvisioningApi {
       const written = fresh.map((row) => ({ row, tasks: { ...row.tasks, [task]: states.get(row.deviceId) ?? row.tasks[task] } as TaskStates }));
       await tx.saveTaskStates(written.map((u) => ({ deviceId: u.row.deviceId, tasks: u.tasks as ProvisioningTaskStates })));
       updated.push(...written);
+      // Only rows whose outcome changed: most stages leave rows pending.
       await tx.saveRowOutcomes(
         lease.jobId,
-        updated.map((u) => outcomeUpdate({ ...u.row, tasks: u.tasks })),
+        updated.filter((u) => rowOutcome(u.tasks) !== rowOutcome(u.row.tasks)).map((u) => outcomeUpdate({ ...u.row, tasks: u.tasks })),
       );
       const next = new Map(updated.map((u) => [u.row.rowNo, u.tasks]));
-      await tx.setBatchProgress(lease, summarizeTaskStates(batch.map((row) => next.get(row.rowNo) ?? row.tasks)));
+      tx.stageBatchProgress(summarizeTaskStates(batch.map((row) => next.get(row.rowNo) ?? row.tasks)));
       if (hooks.beforeCommit) await this.hook(() => hooks.beforeCommit!(task, lease));
       return updated;
     });

@@ -236,6 +236,13 @@ export class ProvisioningTx {
     await run(this.trx, `update device set labels = labels || ?::jsonb where id = any(?)`, [JSON.stringify(labels), [...ids]]);
   }
 
+  /** The batch's counts after this stage, written with the lease fence at commit. */
+  stagedProgress: BatchProgress | null = null;
+
+  stageBatchProgress(progress: BatchProgress): void {
+    this.stagedProgress = progress;
+  }
+
   async setBatchProgress(lease: BatchLease, progress: BatchProgress): Promise<void> {
     await run(this.trx, `update provisioning_batch set progress = ?::jsonb where job_id = ? and seq = ?`, [JSON.stringify(progress), lease.jobId, lease.seq]);
   }
@@ -434,14 +441,18 @@ export class ProvisioningStore {
    */
   async inLeasedTransaction<T>(lease: BatchLease, leaseMs: number, work: (tx: ProvisioningTx) => Promise<T>): Promise<T> {
     return this.transaction(async (trx) => {
+      const tx = new ProvisioningTx(trx);
+      const result = await work(tx);
+      // The fence, last: one round trip extends the lease and stores the batch's counts; if
+      // another worker holds the batch now, the whole stage rolls back.
       const held = await run(
         trx,
-        `update provisioning_batch set lease_until = now() + ? * interval '1 millisecond'
+        `update provisioning_batch set lease_until = now() + ? * interval '1 millisecond', progress = coalesce(?::jsonb, progress)
          where job_id = ? and seq = ? and status = 'running' and lease_owner = ? returning seq`,
-        [leaseMs, lease.jobId, lease.seq, lease.owner],
+        [leaseMs, tx.stagedProgress ? JSON.stringify(tx.stagedProgress) : null, lease.jobId, lease.seq, lease.owner],
       );
       if (held.length === 0) throw new LeaseLostError(lease);
-      return work(new ProvisioningTx(trx));
+      return result;
     });
   }
 
