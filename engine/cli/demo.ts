@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { chmod, cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import git from 'isomorphic-git';
 import type { Snapshot } from '../model/index.ts';
@@ -89,6 +90,7 @@ export const registerDemo: CommandRegistrar = (program, ctx) => {
     if (!/^\d+$/.test(flags.port) || port > 65535) throw new UsageError(`--port: not a port: ${flags.port}`);
     const mode = flags.progress;
     if (mode !== 'bar' && mode !== 'lines' && mode !== 'none') throw new UsageError(`--progress: expected bar, lines or none, got '${mode}'`);
+    if (port !== 0 && !(await portFree(port))) throw new UsageError(`--port: ${port} is in use; pass another, or --port 0 for any free port`);
     const source = await findRepository(ctx.cwd);
 
     const root = await mkdtemp(join(tmpdir(), 'fleetform-demo-'));
@@ -160,6 +162,15 @@ export const registerDemo: CommandRegistrar = (program, ctx) => {
     }
   });
 };
+
+/** Whether 127.0.0.1:port can be bound now (checked before the database is started for nothing). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
 
 function banner(url: string, token: string, fleetDir: string, changes: readonly string[], devices: number, speed: number): string {
   return `

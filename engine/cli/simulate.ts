@@ -229,6 +229,7 @@ export const registerSimulate: CommandRegistrar = (program, ctx) => {
         concurrency: settings.concurrency,
         ...(settings.prefix !== undefined ? { prefix: settings.prefix } : {}),
         stopWhenConverged: flags.keepRunning !== true,
+        readyTimeoutMs: 20_000,
         onProgress: printer.onProgress,
         progressIntervalMs: printer.intervalMs,
       });

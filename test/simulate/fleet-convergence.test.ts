@@ -38,7 +38,7 @@ beforeAll(async () => {
     speed: 2000,
     failureRate: 0.1,
     towersPerSite: TOWERS_PER_SITE,
-    durationMs: 50_000,
+    durationMs: 90_000,
     seed: 42,
     concurrency: 32,
     stopWhenConverged: true,
