@@ -56,6 +56,8 @@ export const rolloutReachabilityCheck: SnapshotCheck = ({ ofKind, snapshot, issu
       const reachable = starts.some((from) => {
         const plan = planner.plan({ hardware: name, from, rollout: rollout.resource });
         if (plan.status === 'up-to-date') return false;
+        // Devices already past the target (only a downgrade leads back) do not make it unreachable: pinning is legitimate.
+        if (plan.status !== 'planned' && plan.reasons.length > 0 && plan.reasons.every((r) => r.code === 'downgrade-not-allowed')) return false;
         others++;
         lastReason = plan.reasons.map((reason) => reason.message).join('; ');
         return plan.status === 'planned';

@@ -42,6 +42,16 @@ spec:
       { checks: [rolloutReachabilityCheck] },
     );
     expect(reachable.issues).toEqual([]);
+    // Pinning the fleet to the oldest bundle is fine: newer bundles are past it, not cut off from it.
+    const pinned = await compileSnapshot(
+      fleetWith({
+        'firmware-manifests/releases.yaml': releases,
+        'firmware-manifests/matrix.yaml': matrix,
+        'firmware-manifests/rollout.yaml': rollout.replace('bundle: app-3.0.0', 'bundle: app-1.0.0'),
+      }),
+      { checks: [rolloutReachabilityCheck] },
+    );
+    expect(pinned.issues).toEqual([]);
     // Without the two middle bundles it is two components away from app-1.0.0: unreachable.
     const cut = matrix.split('\n').filter((line) => !line.includes('app-1.1.0') && !line.includes('app-2.0.0')).join('\n');
     const { issues, snapshot } = await compileSnapshot(
