@@ -17,9 +17,17 @@ export const MS_PER_DAY = 86_400_000;
 export interface PreviousCheckIn {
   /** Server time of the previous check-in, epoch ms. */
   at: number;
-  /** Battery percent reported then, if any. */
+  /** A battery percent reported earlier, if any: the reading the drop rate is measured from. */
   battery?: number;
+  /** When `battery` was read, epoch ms (default `at`); may be older than the previous check-in. */
+  batteryAt?: number;
 }
+
+/**
+ * Shortest span a battery drop rate is measured over. Batteries report whole percents: one point lost
+ * between check-ins ten minutes apart would read as 144 % a day; over six hours it is 4 % a day.
+ */
+export const MIN_BATTERY_RATE_WINDOW_MS = 6 * 3_600_000;
 
 export interface DeviceFactsInput {
   device: { id: string; profile: string; site: string; labels?: Labels };
@@ -76,7 +84,7 @@ export const DEVICE_FACT_DESCRIPTIONS: Readonly<Record<DeviceFactName, string>> 
   uptimeMs: 'uptime in milliseconds from this check-in',
   uptimeDays: 'uptimeMs / 86 400 000 (2^32 ms ≈ 49.71 days)',
   secondsSinceLastCheckIn: 'seconds between the previous check-in and this one (server clock); undefined at the first',
-  batteryDropPerDay: 'percentage points lost per day since the previous check-in (negative while charging); undefined without a previous battery reading',
+  batteryDropPerDay: 'percentage points lost per day, measured against a battery reading at least 6 h old (negative while charging); undefined without one',
   movement: 'whether the device reports it moved since the last check-in',
   movementLock: 'reported state.movementLock === true',
   movedWhileLocked: 'movement is true while reported state.movementLock is true',
@@ -113,9 +121,9 @@ export function deriveDeviceFacts(input: DeviceFactsInput): DeviceFacts {
     const elapsedMs = input.now - previous.at;
     secondsSinceLastCheckIn = elapsedMs / 1000;
     const previousBattery = finite(previous.battery);
-    // Two check-ins in the same millisecond say nothing about a rate.
-    if (battery !== undefined && previousBattery !== undefined && elapsedMs > 0) {
-      batteryDropPerDay = ((previousBattery - battery) * MS_PER_DAY) / elapsedMs;
+    const batteryElapsedMs = input.now - (previous.batteryAt ?? previous.at);
+    if (battery !== undefined && previousBattery !== undefined && batteryElapsedMs >= MIN_BATTERY_RATE_WINDOW_MS) {
+      batteryDropPerDay = ((previousBattery - battery) * MS_PER_DAY) / batteryElapsedMs;
     }
   }
 

@@ -1,6 +1,6 @@
 // Alert rules: per-device facts and rules (json-rules-engine semantics, precompiled),
 // fleet-level aggregates and offline cohorts, the alert lifecycle, webhook signing.
-export { deriveDeviceFacts, KNOWN_DEVICE_FACTS, DEVICE_FACT_DESCRIPTIONS, MS_PER_DAY } from './facts.ts';
+export { deriveDeviceFacts, KNOWN_DEVICE_FACTS, DEVICE_FACT_DESCRIPTIONS, MIN_BATTERY_RATE_WINDOW_MS, MS_PER_DAY } from './facts.ts';
 export type { DeviceFacts, DeviceFactName, DeviceFactsInput, PreviousCheckIn } from './facts.ts';
 export { checkRuleFacts, RULE_ISSUE_CODES, FLEET_TEMPLATE_NAMES } from './check.ts';
 export type { RuleIssue, RuleIssueCode } from './check.ts';

@@ -27,6 +27,7 @@ import {
   buildRuleSet,
   deriveDeviceFacts,
   evaluateDeviceRules,
+  MIN_BATTERY_RATE_WINDOW_MS,
   evaluateFleetAggregates,
   groupOfflineCohorts,
   nextAlertState,
@@ -38,6 +39,7 @@ import {
   type DeviceFacts,
   type FleetDevice,
   type LifecycleAction,
+  type PreviousCheckIn,
   type RuleEvaluation,
   type RuleSet,
 } from '../rules/index.ts';
@@ -212,6 +214,18 @@ function fleetDevice(device: IndexedDevice): FleetDevice {
   };
 }
 
+/**
+ * What to remember after a check-in at `now`: the battery reading a drop rate is measured from is kept until
+ * the rate window has passed (so whole-percent steps are not read as steep drops), then replaced by this one.
+ */
+function batteryBaseline(previous: PreviousCheckIn | null, now: number, battery: number | undefined): PreviousCheckIn {
+  const fresh = battery !== undefined && (previous?.batteryAt === undefined || now - previous.batteryAt >= MIN_BATTERY_RATE_WINDOW_MS);
+  if (previous?.battery !== undefined && !fresh) {
+    return { at: now, battery: previous.battery, batteryAt: previous.batteryAt };
+  }
+  return battery !== undefined ? { at: now, battery, batteryAt: now } : { at: now };
+}
+
 /** The facts a device rule sees when the sweep finds the device silent: identity, last known state, `offline`. */
 function offlineFacts(device: IndexedDevice, now: number): DeviceFacts {
   return deriveDeviceFacts({
@@ -244,8 +258,8 @@ export class AlertService {
   readonly alerts: AlertStore;
   /** Active device alerts by (rule, key): what a check-in compares against without a read. */
   private active = new Map<string, CachedAlert>();
-  /** Previous check-in per device (time, battery): for battery drop per day. */
-  private previous = new Map<string, { at: number; battery?: number }>();
+  /** Per device: its last check-in here, and the battery reading a drop rate is measured from. */
+  private previous = new Map<string, PreviousCheckIn>();
   /**
    * Device evaluations that may change an alert, written in batches by one flush at a time: the
    * batch's transitions are computed in arrival order (so one device's check-ins apply in order)
@@ -360,11 +374,12 @@ export class AlertService {
     const now = event.at.getTime();
     const known = this.previous.get(event.device.id);
     const previousAt = event.previousCheckInAt?.getTime() ?? known?.at ?? null;
-    const previous =
-      previousAt === null ? null : known && known.at === previousAt ? known : { at: previousAt };
+    // The remembered battery reading stays true with its own time, even when another engine took check-ins since.
+    const reading = known?.battery !== undefined ? { battery: known.battery, batteryAt: known.batteryAt ?? known.at } : {};
+    const previous: PreviousCheckIn | null = previousAt === null ? null : { at: previousAt, ...reading };
     const battery = event.request.telemetry.battery;
     if (this.previous.size >= MAX_PREVIOUS && !known) this.previous.clear();
-    this.previous.set(event.device.id, battery !== undefined ? { at: now, battery } : { at: now });
+    this.previous.set(event.device.id, batteryBaseline(previous, now, battery));
     if (ruleSet.deviceRules.length === 0) return;
     const facts = deriveDeviceFacts({
       device: event.device,

@@ -30,6 +30,16 @@ describe('deriveDeviceFacts', () => {
     expect(facts.uptimeDays).toBeCloseTo(49.71, 2);
   });
 
+  it('measures the battery drop over at least six hours, from the reading it is given', () => {
+    const tenMinutesAgo = now - 600_000;
+    // One whole percent lost in ten minutes is a rounding step, not 144 % a day.
+    expect(deriveDeviceFacts({ ...input, telemetry: { ...input.telemetry, battery: 49 }, previous: { at: tenMinutesAgo, battery: 50 } }).batteryDropPerDay).toBeUndefined();
+    // The same check-in measured against a reading six hours old: 1 point in a quarter day.
+    const facts = deriveDeviceFacts({ ...input, telemetry: { ...input.telemetry, battery: 49 }, previous: { at: tenMinutesAgo, battery: 50, batteryAt: now - 6 * 3600_000 } });
+    expect(facts.batteryDropPerDay).toBeCloseTo(4);
+    expect(facts.secondsSinceLastCheckIn).toBe(600);
+  });
+
   it('knows a locked device that moved', () => {
     expect(deriveDeviceFacts(input).movedWhileLocked).toBe(true);
     expect(deriveDeviceFacts({ ...input, reported: { ...input.reported, state: { movementLock: false } } }).movedWhileLocked).toBe(false);
