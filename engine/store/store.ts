@@ -111,7 +111,7 @@ export interface RolloutRuntimeState {
   waves: WaveProgress[];
 }
 
-const MAX_CONCURRENT_FLUSHES = 2;
+const MAX_CONCURRENT_FLUSHES = 4;
 const READ_BATCH_SIZE = 256;
 
 /** The slot scope of a rollout's total count. */
@@ -141,7 +141,7 @@ export class FleetStore {
   private queue: PendingWrite[] = [];
   private pendingReads = new Map<string, { resolve(context: CheckInContext | null): void; reject(error: unknown): void }[]>();
   private readScheduled = false;
-  /** Batches being written now; two may overlap so one's commit round trips hide behind the other's work. */
+  /** Batches being written now; up to four overlap so commit round trips (and fsyncs) hide behind other batches. */
   private flushing = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly batchSize: number;
