@@ -190,8 +190,6 @@ export class VirtualDevice {
       this.configHash = answer.configHash;
       const lock = this.config.movementLock;
       if (typeof lock === 'boolean') this.movementLock = lock;
-    } else if (this.configHash === null) {
-      this.configHash = answer.configHash;
     }
     for (const command of answer.commands) this.execute(command, now);
 
