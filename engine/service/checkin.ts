@@ -13,12 +13,12 @@ import {
   type ResolvedLocation,
   type ServingCell,
 } from '../model/index.ts';
-import { UnknownDeviceReferenceError } from '../config/index.ts';
+import { SecretUnavailableError, UnknownDeviceReferenceError } from '../config/index.ts';
 import { beaconPositionIndex, cellTowerIndex, resolveLocation, type LocationSources } from '../location/index.ts';
 import type { CheckInRecord, FirmwareEventRecord, FleetStore, RolloutRuntimeState } from '../store/index.ts';
 import type { CheckInInput, FirmwareEvent, RolloutRuntime } from '../reconcile/types.ts';
 import { answerCheckIn, assessCheckIn, effectiveConfig } from './core.ts';
-import { DeviceOutOfConfigError, NoRevisionError, TooManyCheckInsError, UnauthorizedError } from './errors.ts';
+import { DeviceOutOfConfigError, NoRevisionError, SecretsUnavailableError, TooManyCheckInsError, UnauthorizedError } from './errors.ts';
 import type { ActiveRevision } from './revisions.ts';
 import { hashesEqual, hashToken } from './tokens.ts';
 
@@ -239,6 +239,7 @@ export class CheckInService {
         config = effectiveConfig(active.snapshot, device, active.secrets);
       } catch (error) {
         if (error instanceof UnknownDeviceReferenceError) throw new DeviceOutOfConfigError(error.message);
+        if (error instanceof SecretUnavailableError) throw new SecretsUnavailableError();
         throw error;
       }
       configs.set(key, config);

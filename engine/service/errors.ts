@@ -58,3 +58,14 @@ export class DeviceOutOfConfigError extends EngineError {
     super(409, 'device-not-in-revision', message);
   }
 }
+
+/**
+ * The device's config holds a secret this engine cannot decrypt or resolve (no --age-identity, a
+ * missing env var or file): an operator must act; the device retries later. Never names the value.
+ */
+export class SecretsUnavailableError extends EngineError {
+  readonly retryAfterSeconds = 300;
+  constructor() {
+    super(503, 'secret-unavailable', "the device's config needs a secret this engine cannot reveal (start it with --age-identity)");
+  }
+}

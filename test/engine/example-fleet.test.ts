@@ -55,4 +55,22 @@ describe('the example fleet', () => {
     expect(answer.status).toBe(200);
     expect(JSON.stringify(answer.body.config)).not.toContain('Northstar');
   });
+
+  it('without the age identity, a device whose config needs a secret is told to retry later, and nothing is stored', async () => {
+    const blind = await startTestEngine({ databaseUrl: db.url, repoDir: repo.dir });
+    try {
+      await eventually(() => blind.engine.revisions.current);
+      const token = await registerDevice(blind.url, { id: 'car-3', profile: 'locator', site: 'northstar-denver' });
+      const answer = await request<{ error: { code: string } }>(`${blind.url}/v1/devices/car-3/check-in`, {
+        token,
+        body: checkInBody({ mcu: '2.0.0', ble: '1.2.0', lte: '5.0.0' }),
+      });
+      expect(answer.status).toBe(503);
+      expect(answer.body.error.code).toBe('secret-unavailable');
+      expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await blind.engine.store.countCheckIns('car-3')).toBe(0);
+    } finally {
+      await blind.close();
+    }
+  });
 });
