@@ -10,7 +10,7 @@ import {
   type JsonObject,
 } from '../model/index.ts';
 import { createHttpApp, type BearerToken, type CommandRequest, type DeviceListQuery, type DeviceRegistration, type EngineApi, type OperatorTokenRequest } from '../http/index.ts';
-import { DeviceExistsError, FleetStore, type DeviceRow, type OperatorRole, type OperatorTokenRow, type RevisionRow } from '../store/index.ts';
+import { FleetStore, type DeviceRow, type OperatorRole, type OperatorTokenRow, type RevisionRow } from '../store/index.ts';
 import { rolloutForDevice } from '../reconcile/index.ts';
 import { applyFirmwareEvent, deviceWave, waveOfDevice } from '../firmware/index.ts';
 import { CheckInService, type CheckInObserver } from './checkin.ts';
@@ -337,21 +337,17 @@ export class Engine implements EngineApi {
     const tenant = site.spec.tenant;
     if (!this.inScope(principal, tenant)) throw new ForbiddenError(`site ${registration.site} belongs to a tenant outside this token's scope`);
     const deviceToken = generateToken('ffd');
-    try {
-      await this.store.registerDevice({
-        id: registration.id,
-        tenant,
-        profile: registration.profile,
-        site: registration.site,
-        labels: registration.labels ?? {},
-        configOverride: (registration.config as JsonObject | undefined) ?? null,
-        tokenHash: hashToken(deviceToken),
-        firmwareState: INITIAL_FIRMWARE_STATE,
-      });
-    } catch (error) {
-      if (error instanceof DeviceExistsError) throw error;
-      throw error;
-    }
+    // A duplicate id surfaces as DeviceExistsError (409) from the store.
+    await this.store.registerDevice({
+      id: registration.id,
+      tenant,
+      profile: registration.profile,
+      site: registration.site,
+      labels: registration.labels ?? {},
+      configOverride: (registration.config as JsonObject | undefined) ?? null,
+      tokenHash: hashToken(deviceToken),
+      firmwareState: INITIAL_FIRMWARE_STATE,
+    });
     this.options.log.info({ device: registration.id, operator: principal.name }, 'device registered');
     const device = await this.store.getDevice(registration.id);
     // The only time the device token is ever shown.
