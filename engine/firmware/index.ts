@@ -36,6 +36,7 @@ export {
   waveOfDevice,
   throttleAllows,
   stepDeadline,
+  DEFAULT_STEP_TIMEOUT_SECONDS,
   isStepTimedOut,
   wavePauseDecision,
   shouldPauseRollout,

@@ -67,16 +67,21 @@ export function throttleAllows(throttle: RolloutThrottle | undefined, counts: In
   return { allowed: true };
 }
 
-/** Epoch ms after which the step counts as failed; null when the rollout declares no timeout. */
-export function stepDeadline(step: InFlightStep, throttle: RolloutThrottle | undefined): number | null {
-  const seconds = throttle?.stepTimeoutSeconds;
-  return seconds === undefined ? null : step.issuedAt + seconds * 1000;
+/**
+ * Every step times out: a device that goes dark mid-step must not hold its throttle slot forever, so a
+ * rollout that declares no timeout (or a step whose rollout was removed) gets this one.
+ */
+export const DEFAULT_STEP_TIMEOUT_SECONDS = 6 * 3600;
+
+/** Epoch ms after which the step counts as failed. */
+export function stepDeadline(step: InFlightStep, throttle: RolloutThrottle | undefined): number {
+  const seconds = throttle?.stepTimeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
+  return step.issuedAt + seconds * 1000;
 }
 
 /** A step not reported back by its deadline has timed out (at the deadline itself, too). */
 export function isStepTimedOut(step: InFlightStep, throttle: RolloutThrottle | undefined, now: number): boolean {
-  const deadline = stepDeadline(step, throttle);
-  return deadline !== null && now >= deadline;
+  return now >= stepDeadline(step, throttle);
 }
 
 // ── automatic pause ──────────────────────────────────────────────────────

@@ -1,6 +1,6 @@
 // Retry, cool down, quarantine: each transition of the failure-policy state machine, with the clock passed in.
 import { describe, expect, it } from 'vitest';
-import { advanceFirmwareState, applyFirmwareEvent, stepOutcome } from '../../engine/firmware/index.ts';
+import { DEFAULT_STEP_TIMEOUT_SECONDS, advanceFirmwareState, applyFirmwareEvent, stepOutcome } from '../../engine/firmware/index.ts';
 import { INITIAL_FIRMWARE_STATE, type DeviceFirmwareState, type FailurePolicy, type InFlightStep } from '../../engine/model/index.ts';
 
 const policy: FailurePolicy = { maxRetries: 2, retryDelaySeconds: 600, coolDownSeconds: 86_400, maxCycles: 2 };
@@ -163,10 +163,11 @@ describe('a step succeeds only when the next report shows the new version', () =
     expect(stepOutcome(s, reported('2.0.0', { status: 'failed', error: 'bad signature' }), undefined, T0 + MIN)).toEqual({ type: 'failed', error: 'bad signature' });
   });
 
-  it('no word yet: still in flight until the declared timeout, then timed out', () => {
+  it('no word yet: still in flight until the timeout (declared, else the default), then timed out', () => {
     const throttle = { stepTimeoutSeconds: 7200 };
     expect(stepOutcome(s, reported('2.0.0'), throttle, T0 + 7_199_999)).toBeNull();
     expect(stepOutcome(s, reported('2.0.0'), throttle, T0 + 7_200_000)).toEqual({ type: 'timed-out' });
-    expect(stepOutcome(s, reported('2.0.0'), undefined, T0 + 365 * 86_400_000)).toBeNull();
+    expect(stepOutcome(s, reported('2.0.0'), undefined, T0 + DEFAULT_STEP_TIMEOUT_SECONDS * 1000 - 1)).toBeNull();
+    expect(stepOutcome(s, reported('2.0.0'), undefined, T0 + DEFAULT_STEP_TIMEOUT_SECONDS * 1000)).toEqual({ type: 'timed-out' });
   });
 });

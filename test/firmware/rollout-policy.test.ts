@@ -4,6 +4,7 @@ import {
   deviceWave,
   isDeviceEligible,
   isStepTimedOut,
+  DEFAULT_STEP_TIMEOUT_SECONDS,
   maintenanceWindowOpen,
   shouldPauseRollout,
   throttleAllows,
@@ -90,11 +91,13 @@ describe('throttles and step timeouts', () => {
     expect(throttleAllows(undefined, counts(1_000_000), 'a')).toEqual({ allowed: true });
   });
 
-  it('a step times out at its declared deadline, not before; without a declared timeout never', () => {
+  it('a step times out at its declared deadline, not before; without one at the default deadline', () => {
     const step: InFlightStep = { id: 's', rollout: 'r', component: 'mcu', from: '1', to: '2', cell: null, issuedAt: 1_000_000 };
     expect(isStepTimedOut(step, { stepTimeoutSeconds: 60 }, 1_059_999)).toBe(false);
     expect(isStepTimedOut(step, { stepTimeoutSeconds: 60 }, 1_060_000)).toBe(true);
-    expect(isStepTimedOut(step, {}, 10 ** 13)).toBe(false);
+    // No declared timeout: the default still ends the step, so a dark device cannot hold its slot forever.
+    expect(isStepTimedOut(step, {}, 1_000_000 + DEFAULT_STEP_TIMEOUT_SECONDS * 1000 - 1)).toBe(false);
+    expect(isStepTimedOut(step, undefined, 1_000_000 + DEFAULT_STEP_TIMEOUT_SECONDS * 1000)).toBe(true);
   });
 });
 
