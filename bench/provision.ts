@@ -10,8 +10,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { openCredentials, type SealedCredentials } from '../engine/provisioning/index.ts';
 import { startEmbeddedPostgres } from '../engine/store/index.ts';
-import { Engine } from '../engine/service/index.ts';
-import { HttpCarrier, startCarrierStub } from '../engine/service/provisioning-carrier.ts';
+import { Engine, HttpCarrier, startCarrierStub } from '../engine/service/index.ts';
 import { createFleetRepo, fixtureFleet } from '../test/support/fleet.ts';
 import { generateLogs } from '../test/provisioning/logs.ts';
 

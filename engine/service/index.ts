@@ -5,3 +5,7 @@ export type { CheckInObserver } from './checkin.ts';
 export type { ActiveRevision } from './revisions.ts';
 export { generateToken, hashToken } from './tokens.ts';
 export * from './errors.ts';
+export { ProvisioningService } from './provisioning.ts';
+export type { ProvisioningServiceOptions, ProvisioningWorkerHooks, ProvisioningWorkerHandle, ProvisioningPrincipal } from './provisioning.ts';
+export { HttpCarrier, startCarrierStub } from './provisioning-carrier.ts';
+export type { HttpCarrierOptions, CarrierStub, CarrierStubOptions } from './provisioning-carrier.ts';

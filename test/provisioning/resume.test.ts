@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCredentials, type SealedCredentials } from '../../engine/provisioning/index.ts';
 import { hashToken } from '../../engine/service/index.ts';
-import { HttpCarrier, startCarrierStub, type CarrierStub } from '../../engine/service/provisioning-carrier.ts';
+import { HttpCarrier, startCarrierStub, type CarrierStub } from '../../engine/service/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createFleetRepo, fixtureFleet, type FleetRepo } from '../support/fleet.ts';
 import { ADMIN_TOKEN, eventually, request, startTestEngine, type TestEngine } from '../support/engine.ts';

@@ -2,7 +2,7 @@
 // each is worked by one of them, and together they do every task exactly once.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpCarrier, startCarrierStub, type CarrierStub } from '../../engine/service/provisioning-carrier.ts';
+import { HttpCarrier, startCarrierStub, type CarrierStub } from '../../engine/service/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createFleetRepo, fixtureFleet, type FleetRepo } from '../support/fleet.ts';
 import { ADMIN_TOKEN, eventually, request, startTestEngine, type TestEngine } from '../support/engine.ts';
