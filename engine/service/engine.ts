@@ -12,7 +12,7 @@ import {
 import { createHttpApp, type BearerToken, type CommandRequest, type DeviceListQuery, type DeviceRegistration, type EngineApi, type OperatorTokenRequest } from '../http/index.ts';
 import { FleetStore, type DeviceRow, type OperatorRole, type OperatorTokenRow, type RevisionRow } from '../store/index.ts';
 import { rolloutForDevice } from '../reconcile/index.ts';
-import { applyFirmwareEvent, deviceWave, waveOfDevice } from '../firmware/index.ts';
+import { applyFirmwareEvent, deviceWave, isStepTimedOut, waveOfDevice } from '../firmware/index.ts';
 import { CheckInService, type CheckInObserver } from './checkin.ts';
 import { AlertService } from './alerts.ts';
 import { ProvisioningService } from './provisioning.ts';
@@ -244,7 +244,7 @@ export class Engine implements EngineApi {
   }
 
   /**
-   * Ends steps never reported back within their rollout's stepTimeoutSeconds, so a device gone dark
+   * Ends steps never reported back by their deadline (the rollout's stepTimeoutSeconds), so a device gone dark
    * does not hold its throttle slots for ever: the failure policy advances as if the device had
    * checked in late, the slots are released, the wave counts a failure. Run by the git follower.
    * Returns how many steps it ended.
@@ -254,12 +254,11 @@ export class Engine implements EngineApi {
     if (!active) return 0;
     let expired = 0;
     for (const rollout of active.snapshot.rollouts) {
-      const timeout = rollout.spec.throttle?.stepTimeoutSeconds;
-      if (timeout === undefined) continue;
       const name = rollout.metadata.name;
-      for (const device of await this.store.findExpiredSteps(name, now.getTime() - timeout * 1000)) {
+      // Steps in flight are few (bounded by the throttles); the deadline rule is the firmware module's.
+      for (const device of await this.store.findExpiredSteps(name, now.getTime())) {
         const step = device.firmwareState.step;
-        if (!step) continue;
+        if (!step || !isStepTimedOut(step, rollout.spec.throttle, now.getTime())) continue;
         const transition = applyFirmwareEvent(device.firmwareState, { type: 'timed-out' }, rollout.spec.failurePolicy, now.getTime());
         const phase = transition.state.phase;
         const status = phase === 'quarantined' ? 'quarantined' : phase === 'cooling-down' ? 'cooling-down' : phase === 'retrying' ? 'retrying' : 'drifted';

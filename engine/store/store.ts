@@ -803,8 +803,8 @@ export class FleetStore {
     return new Map(rows.map((r) => [r.status, Number(r.n)]));
   }
 
-  /** Devices whose step of `rollout` was issued before `issuedBefore` (epoch ms) and is still in flight. */
-  async findExpiredSteps(rollout: string, issuedBefore: number, limit = 1000): Promise<{ id: string; firmwareState: DeviceFirmwareState }[]> {
+  /** Devices whose step of `rollout` was issued before `issuedBefore` (epoch ms) and is still in flight: candidates for a timeout. */
+  async findExpiredSteps(rollout: string, issuedBefore: number, limit = 5000): Promise<{ id: string; firmwareState: DeviceFirmwareState }[]> {
     const rows = await this.sql<{ id: string; firmware_state: DeviceFirmwareState }>(
       `select id, firmware_state from device
        where in_flight_rollout = ? and (firmware_state->'step'->>'issuedAt')::bigint < ? order by id limit ?`,
