@@ -27,9 +27,11 @@ export const ruleFactsCheck: SnapshotCheck = ({ ofKind, issue }) =>
 /**
  * A rollout target that no declared known-good combination (other than the target itself) can reach, one
  * component at a time, is an error.
- * Starting points: every bundle, oldest first (bundles strategy), or every component's oldest release when
- * that combination is good (constraints strategy). Uses the firmware planner.
+ * Starting points: the bundles below the target, nearest first (bundles strategy), or every component's oldest
+ * release when that combination is good (constraints strategy). Uses the firmware planner.
  */
+const MAX_STARTS = 16;
+
 export const rolloutReachabilityCheck: SnapshotCheck = ({ ofKind, snapshot, issue }) => {
   const planner = new FirmwarePlanner(snapshot);
   const issues: Issue[] = [];
@@ -45,9 +47,19 @@ export const rolloutReachabilityCheck: SnapshotCheck = ({ ofKind, snapshot, issu
       const model = planner.model(name);
       if (!model) continue; // reported as a dangling reference already
       if ('bundle' in spec.target && !model.bundle(spec.target.bundle)) continue; // another hardware's bundle, or unknown-bundle
+      // Nearest first: the bundle just below the target is usually one step away, so the common case plans
+      // one short path instead of walking the whole history. Bundles above the target (only a downgrade
+      // leads back) are left out; a broken target is tried from at most MAX_STARTS combinations.
+      const targetBundle = 'bundle' in spec.target ? model.bundle(spec.target.bundle) : null;
+      const notPast = (state: FirmwareVersions): boolean =>
+        !targetBundle || model.components.every((c) => compareVersions(state[c] ?? '0.0.0', targetBundle.components[c] ?? '0.0.0') <= 0);
       const starts: FirmwareVersions[] =
         model.strategy === 'bundles'
-          ? [...model.bundles].sort((a, b) => compareVersions(a.version, b.version)).map((b) => b.components)
+          ? [...model.bundles]
+              .filter((b) => b.name !== targetBundle?.name && notPast(b.components))
+              .sort((a, b) => compareVersions(b.version, a.version))
+              .slice(0, MAX_STARTS)
+              .map((b) => b.components)
           : [Object.fromEntries(model.components.map((c, i) => [c, model.versions[i]?.[0] ?? '']))].filter((state) => model.isGood(state));
       if (starts.length === 0) continue;
       // The target itself is trivially "reached"; what matters is that devices elsewhere can get there.
