@@ -70,7 +70,7 @@ export async function prepareDemoFleet(source: string, dir: string): Promise<{ c
     await writeFile(path, result.text);
     for (const change of result.changes) changes.push(`${change.rollout}: active wave ${change.activeWave ?? '(unchanged)'}`);
   }
-  await commitAll(dir, 'demo: open every rollout to its last wave, no maintenance window, 30 s retries');
+  await commitAll(dir, 'demo: open every rollout to its last wave, no maintenance window, 10 s retries, failure ratio 0.5');
   return { changes };
 }
 
@@ -83,7 +83,7 @@ export const registerDemo: CommandRegistrar = (program, ctx) => {
     .option('--duration <d>', 'stop after this long (default: until Ctrl-C)')
     .option('--keep', 'keep the temp directory (fleet repository, database) after stopping');
   // The demo's own defaults: fast enough to converge in a few minutes, a failing install now and then.
-  addSimulationFlags(command, ctx, { speed: '300', failureRate: '0.01' });
+  addSimulationFlags(command, ctx, { speed: '500', failureRate: '0.01' });
   command.action(async (flags: DemoFlags) => {
     const settings = parseSimulationFlags({ ...flags, url: 'http://127.0.0.1:1' });
     const port = Number(flags.port);

@@ -78,6 +78,8 @@ export interface SimulationProgress {
   downloadsInFlight: number;
   /** Real milliseconds from the start until every device was at its target; null while not. */
   convergedAfterMs: number | null;
+  /** Rollouts the engine reports paused (in git or automatically), with why: their devices stop where they are. */
+  pausedRollouts: { name: string; reason: string }[];
 }
 
 export interface DeviceOutcome {
@@ -284,6 +286,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const reservoirRandom = seededRandom(options.seed ^ 0x5eed);
     let convergedAt: number | null = null;
     let lastEngineStatus: Record<string, number> | null = null;
+    let pausedRollouts: { name: string; reason: string }[] = [];
+    const readPausedRollouts = async (): Promise<void> => {
+      const res = await client.request<{ rollouts?: { name: string; paused?: boolean; pausedReason?: string | null }[] }>('GET', '/v1/rollouts', options.adminToken);
+      if (res.status === 200 && res.body?.rollouts) {
+        pausedRollouts = res.body.rollouts.filter((r) => r.paused === true).map((r) => ({ name: r.name, reason: r.pausedReason ?? 'paused' }));
+      }
+    };
 
     const progress = (): SimulationProgress => {
       const now = Date.now();
@@ -317,6 +326,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         stepsFailed,
         downloadsInFlight: monitor.total,
         convergedAfterMs: convergedAt === null ? null : convergedAt - realStart,
+        pausedRollouts,
       };
     };
 
@@ -401,6 +411,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           })
           .catch(() => undefined);
       }
+      readPausedRollouts().catch(() => undefined);
       options.onProgress?.(progress());
     }, options.progressIntervalMs ?? 2000);
     try {
@@ -437,6 +448,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       clearInterval(progressTimer);
     }
 
+    await readPausedRollouts().catch(() => undefined);
     const final = progress();
     latencies.sort((a, b) => a - b);
     return {

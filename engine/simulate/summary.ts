@@ -32,6 +32,7 @@ export function formatProgressLine(p: SimulationProgress, topFirmware = 3): stri
   if (firmware.length > 0) lines.push(`  firmware: ${firmware.join(' | ')}${p.byFirmware.length > topFirmware ? ` | +${p.byFirmware.length - topFirmware} more` : ''}`);
   const errors = counts(p.errors);
   if (errors) lines.push(`  refused: ${errors}`);
+  for (const r of p.pausedRollouts) lines.push(`  rollout ${r.name} is paused: ${r.reason}`);
   return lines.join('\n') + '\n';
 }
 
@@ -42,6 +43,7 @@ export function formatReport(r: SimulationReport): string {
       ? `converged: all ${r.devices} devices reached their rollout target after ${duration(r.convergedAfterMs ?? 0)} (${duration(r.convergedAfterSimulatedMs ?? 0)} simulated)`
       : `not converged: ${r.atTarget}/${r.devices} devices at their rollout target after ${duration(r.elapsedMs)} (${duration(r.simulatedMs)} simulated)`,
   );
+  for (const paused of r.pausedRollouts) lines.push(`rollout ${paused.name} is paused (${paused.reason}): the devices it governs stay where they are`);
   lines.push(`check-ins: ${r.checkIns} (latency p50 ${r.latency.p50} ms, p90 ${r.latency.p90} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms); registration took ${duration(r.registrationMs)}`);
   lines.push(`firmware steps: ${r.stepsIssued} issued, ${r.stepsSucceeded} succeeded, ${r.stepsFailed} failed`);
   if (counts(r.errors)) lines.push(`refused check-ins: ${counts(r.errors)}`);

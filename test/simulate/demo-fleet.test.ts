@@ -23,7 +23,7 @@ describe('the demo fleet', () => {
     await prepareDemoFleet(PROJECT_DIR, dir);
     const log = await git.log({ fs, dir, ref: 'main' });
     expect(log.map((c) => c.commit.message.split('\n')[0])).toEqual([
-      'demo: open every rollout to its last wave, no maintenance window, 30 s retries',
+      'demo: open every rollout to its last wave, no maintenance window, 10 s retries, failure ratio 0.5',
       `Example fleet, copied from ${PROJECT_DIR}`,
     ]);
     const compiled = await compileSnapshot(await readRevisionTree({ dir, ref: 'main' }));
@@ -33,7 +33,8 @@ describe('the demo fleet', () => {
     for (const rollout of compiled.snapshot?.rollouts ?? []) {
       expect(rollout.spec.activeWave).toBe(rollout.spec.waves?.at(-1)?.name);
       expect(rollout.spec.useMaintenanceWindow ?? false).toBe(false);
-      expect(rollout.spec.failurePolicy?.retryDelaySeconds).toBe(30);
+      expect(rollout.spec.failurePolicy?.retryDelaySeconds).toBe(10);
+      for (const wave of rollout.spec.waves) if (wave.maxFailureRatio !== undefined) expect(wave.maxFailureRatio).toBe(0.5);
       // Targets and throttles are the example's own.
       const original = example.rollouts.find((r) => r.metadata.name === rollout.metadata.name);
       expect(rollout.spec.target).toEqual(original?.spec.target);
