@@ -9,8 +9,7 @@ import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import git from 'isomorphic-git';
 import type { Snapshot } from '../model/index.ts';
-import { formatReport, type SimulationProgress } from '../simulate/index.ts';
-import { openRolloutsForDemo } from '../simulate/demo-fleet.ts';
+import { formatReport, openRolloutsForDemo, type SimulationProgress } from '../simulate/index.ts';
 import { UsageError, type CommandRegistrar } from './context.ts';
 import { addSimulationFlags, findRepository, parseSimulationFlags, progressPrinter, runWithSignals } from './simulate.ts';
 

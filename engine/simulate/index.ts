@@ -17,3 +17,4 @@ export {
   type LocalStatus,
 } from './driver.ts';
 export { formatProgressLine, formatProgressBar, formatReport } from './summary.ts';
+export { openRolloutsForDemo, DEMO_MAX_FAILURE_RATIO, type DemoRolloutChange } from './demo-fleet.ts';

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { prepareDemoFleet } from '../../engine/cli/demo.ts';
 import { compileSnapshot } from '../../engine/config/index.ts';
 import { readRevisionTree } from '../../engine/git/index.ts';
-import { openRolloutsForDemo } from '../../engine/simulate/demo-fleet.ts';
+import { openRolloutsForDemo } from '../../engine/simulate/index.ts';
 import { PROJECT_DIR, exampleSnapshot } from './support.ts';
 
 const dirs: string[] = [];
