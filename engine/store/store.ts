@@ -112,6 +112,13 @@ export interface RolloutRuntimeState {
 }
 
 const MAX_CONCURRENT_FLUSHES = 4;
+/** Attempts of a group commit that PostgreSQL rolled back for a deadlock or serialization failure. */
+const MAX_BATCH_ATTEMPTS = 3;
+
+function isRetryableConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
 const READ_BATCH_SIZE = 256;
 
 /** The slot scope of a rollout's total count. */
@@ -457,12 +464,22 @@ export class FleetStore {
       }
     }
     if (counts.size === 0) return;
-    // Sorted: concurrent batches lock slot rows in one order, so they cannot deadlock.
-    const rows = [...counts.values()].sort((x, y) => x.rollout.localeCompare(y.rollout) || x.scope.localeCompare(y.scope));
+    const rows = [...counts.values()];
+    if (connection) {
+      // Lock the slot rows in one order before updating them: an UPDATE … FROM locks rows in its join's
+      // scan order, so two overlapping batches releasing the same slots could deadlock.
+      await connection.query({
+        name: 'fleetform_lock_slots',
+        text: `select 1 from throttle_slot t
+         join jsonb_to_recordset($1::jsonb) as v(rollout text, scope text, n int) on t.rollout = v.rollout and t.scope = v.scope
+         order by t.rollout, t.scope for update of t`,
+        values: [JSON.stringify(rows)],
+      });
+    }
     const query = {
       name: 'fleetform_release_slots',
       text: `update throttle_slot t set in_flight = greatest(t.in_flight - v.n, 0)
-       from (select * from jsonb_to_recordset($1::jsonb) as x(rollout text, scope text, n int) order by rollout, scope) as v
+       from jsonb_to_recordset($1::jsonb) as v(rollout text, scope text, n int)
        where t.rollout = v.rollout and t.scope = v.scope`,
       values: [JSON.stringify(rows)],
     };
@@ -534,16 +551,25 @@ export class FleetStore {
     for (const record of records) latest.set(record.deviceId, record);
     // Device rows updated in id order: overlapping batches lock them in one order.
     const devices = [...latest.values()].sort((x, y) => (x.deviceId < y.deviceId ? -1 : x.deviceId > y.deviceId ? 1 : 0));
-    await this.withConnection(async (trx) => {
-      await trx.query({ text: 'begin' });
+    for (let attempt = 1; ; attempt++) {
       try {
-        await this.writeBatchStatements(trx, records, devices);
-        await trx.query({ text: 'commit' });
+        await this.withConnection(async (trx) => {
+          await trx.query({ text: 'begin' });
+          try {
+            await this.writeBatchStatements(trx, records, devices);
+            await trx.query({ text: 'commit' });
+          } catch (error) {
+            await trx.query({ text: 'rollback' }).catch(() => undefined);
+            throw error;
+          }
+        });
+        return;
       } catch (error) {
-        await trx.query({ text: 'rollback' }).catch(() => undefined);
-        throw error;
+        // A deadlock or serialization failure rolled the whole batch back: nothing was written, so it is
+        // safe to write it again rather than fail every check-in in it.
+        if (attempt >= MAX_BATCH_ATTEMPTS || !isRetryableConflict(error)) throw error;
       }
-    });
+    }
   }
 
   private async writeBatchStatements(trx: PgConnection, records: readonly CheckInRecord[], devices: readonly CheckInRecord[]): Promise<void> {

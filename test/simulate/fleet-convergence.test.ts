@@ -106,4 +106,9 @@ describe('a simulated fleet of 200 trackers', () => {
     expect(report.stepsFailed).toBeGreaterThan(0);
     expect(report.stepsIssued).toBe(report.stepsSucceeded + report.stepsFailed);
   });
+
+  it('was never answered with a server error (overlapping check-in writes do not deadlock)', () => {
+    const serverErrors = Object.entries(report.errors).filter(([code]) => code.startsWith('5') || code === 'internal');
+    expect(serverErrors).toEqual([]);
+  });
 });
