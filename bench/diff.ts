@@ -12,7 +12,7 @@ import { readRevisionTree } from '../engine/git/index.ts';
 import { compileSnapshot } from '../engine/config/index.ts';
 import { firmwarePort, renderMarkdown, reviewChange, reviewExitCode } from '../engine/review/index.ts';
 import { readFleetFile } from '../engine/cli/diff.ts';
-import { VALIDATE_CHECKS } from '../engine/cli/validate.ts';
+import { VALIDATE_CHECKS } from '../engine/config/index.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {

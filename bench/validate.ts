@@ -230,7 +230,7 @@ try {
   git(dir, 'gc', '-q', '--prune=now');
   await series('git HEAD after git gc (packed), form-only', () => gitAdapter.readRevisionTree({ dir, ref: 'HEAD' }), false);
   await series('git HEAD after git gc (packed), decrypted', () => gitAdapter.readRevisionTree({ dir, ref: 'HEAD' }), true);
-  checks = (await import('../engine/cli/validate.ts')).VALIDATE_CHECKS;
+  checks = (await import('../engine/config/index.ts')).VALIDATE_CHECKS;
   await series('git HEAD packed, + rule and reachability checks', () => gitAdapter.readRevisionTree({ dir, ref: 'HEAD' }), false);
   checks = [];
   parser = () => config.parallelYamlParser({ threads: 1 });

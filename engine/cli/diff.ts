@@ -18,9 +18,9 @@ import {
   type FleetDevice,
   type Review,
 } from '../review/index.ts';
+import { VALIDATE_CHECKS } from '../config/index.ts';
 import type { SourceTree } from '../model/index.ts';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
-import { VALIDATE_CHECKS } from './validate.ts';
 import { databaseUrl, readFleetFromDatabase } from './fleet.ts';
 
 const FORMATS = ['text', 'markdown', 'json'] as const;

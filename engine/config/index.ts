@@ -1,6 +1,7 @@
 // Config as code: source tree → issues or an immutable Snapshot; effective config per device; secrets.
 export { loadResources, type LoadOptions } from './load.ts';
 export { compileSnapshot, buildSnapshot, type CompileOptions, type CompileResult } from './compile.ts';
+export { ruleFactsCheck, rolloutReachabilityCheck, VALIDATE_CHECKS } from './fleet-checks.ts';
 export { BUILT_IN_CHECKS, secretPaths, type CheckContext, type SnapshotCheck, type ResourceOf } from './checks.ts';
 export { effectiveConfig, mergeConfig, canonicalJson, configHash, UnknownDeviceReferenceError } from './effective.ts';
 export { groupsForDevice, isGroupMember, matchesLabelSelector, matchesRolloutSelector } from './selector.ts';

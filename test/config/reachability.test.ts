@@ -1,6 +1,6 @@
 // validate rejects a rollout whose target no known-good combination can reach one component at a time.
 import { describe, expect, it } from 'vitest';
-import { rolloutReachabilityCheck } from '../../engine/cli/validate.ts';
+import { rolloutReachabilityCheck } from '../../engine/config/index.ts';
 import { compileSnapshot } from '../../engine/config/index.ts';
 import { DEMO_IDENTITY, MINIMAL_FLEET, exampleFleetTree, fleetWith } from './fixtures.ts';
 import { expectIssue } from './support.ts';
