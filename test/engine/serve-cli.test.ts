@@ -1,0 +1,60 @@
+// `fleetform serve` as a user starts it: the real bin, a real PostgreSQL, a real git repository.
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createFleetRepo, fixtureFleet, type FleetRepo } from '../support/fleet.ts';
+
+const BIN = resolve(import.meta.dirname, '../../bin/fleetform.mjs');
+
+function fleetform(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, _stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      done({ code, stderr });
+    });
+  });
+}
+
+let db: TestDatabase;
+let repo: FleetRepo;
+let taken: Server;
+let dataDir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  repo = await createFleetRepo(fixtureFleet());
+  dataDir = await mkdtemp(join(tmpdir(), 'fleetform-serve-'));
+  taken = createServer();
+  await new Promise<void>((ready) => taken.listen(0, '127.0.0.1', ready));
+});
+
+afterAll(async () => {
+  await new Promise((closed) => taken?.close(closed));
+  await db?.drop();
+  await repo?.remove();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('fleetform serve', () => {
+  it('says in one line that its port is taken, and exits 1', async () => {
+    const address = taken.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const result = await fleetform(['serve', '--repo', repo.dir, '--port', String(port), '--data-dir', dataDir], {
+      DATABASE_URL: db.url,
+      FLEETFORM_HOST: '127.0.0.1',
+      FLEETFORM_ADMIN_TOKEN: 'ffo_test_admin_token_for_the_serve_cli_test',
+    });
+    expect(result.stderr).toContain(`error: port ${port} is already in use; pass --port`);
+    expect(result.code).toBe(1);
+  });
+
+  it('refuses a port that is not a port with a usage error', async () => {
+    const result = await fleetform(['serve', '--repo', repo.dir, '--port', 'eighty'], { DATABASE_URL: db.url });
+    expect(result.stderr).toContain('--port: not a port: eighty');
+    expect(result.code).toBe(2);
+  });
+});
