@@ -1,7 +1,7 @@
 // `fleetform serve` as a user starts it: the real bin, a real PostgreSQL, a real git repository.
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,9 +10,11 @@ import { createFleetRepo, fixtureFleet, type FleetRepo } from '../support/fleet.
 
 const BIN = resolve(import.meta.dirname, '../../bin/fleetform.mjs');
 
-function fleetform(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+function fleetform(args: string[], env: Record<string, string | undefined>): Promise<{ code: number; stderr: string }> {
+  const merged: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...process.env, ...env })) if (value !== undefined) merged[key] = value;
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, _stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: merged, timeout: 90_000 }, (error, _stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       done({ code, stderr });
     });
@@ -28,6 +30,8 @@ beforeAll(async () => {
   db = await createTestDatabase();
   repo = await createFleetRepo(fixtureFleet());
   dataDir = await mkdtemp(join(tmpdir(), 'fleetform-serve-'));
+  // As root, the embedded PostgreSQL runs as the postgres user, which must traverse the data dir's parents.
+  await chmod(dataDir, 0o755);
   taken = createServer();
   await new Promise<void>((ready) => taken.listen(0, '127.0.0.1', ready));
 });
@@ -40,11 +44,13 @@ afterAll(async () => {
 });
 
 describe('fleetform serve', () => {
+  // No DATABASE_URL: the embedded PostgreSQL is started, then stopped again (its exit hook must not
+  // turn the failure into exit 0).
   it('says in one line that its port is taken, and exits 1', async () => {
     const address = taken.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     const result = await fleetform(['serve', '--repo', repo.dir, '--port', String(port), '--data-dir', dataDir], {
-      DATABASE_URL: db.url,
+      DATABASE_URL: undefined,
       FLEETFORM_HOST: '127.0.0.1',
       FLEETFORM_ADMIN_TOKEN: 'ffo_test_admin_token_for_the_serve_cli_test',
     });
