@@ -3,7 +3,7 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import { readJsonBody } from './body.ts';
-import { HttpError } from './errors.ts';
+import { queryInt, queryText } from './query.ts';
 
 /** What these routes need from the engine. Every method may throw an error with `status` and `code`. */
 export interface AlertsApi {
@@ -24,18 +24,6 @@ function bearer(ctx: Koa.Context): string | null {
   return match?.[1] ?? null;
 }
 
-function text(value: string | string[] | undefined): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** An absent parameter is undefined; a present one that is not an integer of at least `min` is refused, naming it. */
-function queryInt(query: Koa.Context['query'], name: string, min: number): number | undefined {
-  const raw = text(query[name]);
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new HttpError(400, 'invalid-request', `${name} must be an integer of at least ${min}`, `/${name}`);
-  return n;
-}
 
 export function addAlertRoutes(router: Router, api: AlertsApi, options: AlertRoutesOptions = {}): void {
   const towerLimit = options.cellTowerBodyLimit ?? 4 * 1024 * 1024;
@@ -44,10 +32,10 @@ export function addAlertRoutes(router: Router, api: AlertsApi, options: AlertRou
     const q = ctx.query;
     const query: Parameters<AlertsApi['listAlerts']>[1] = {};
     for (const name of ['status', 'severity', 'site', 'rule', 'device'] as const) {
-      const value = text(q[name]);
+      const value = queryText(q, name);
       if (value !== undefined) query[name] = value;
     }
-    const limit = queryInt(q, 'limit', 0);
+    const limit = queryInt(q, 'limit', 1, 1000);
     const offset = queryInt(q, 'offset', 0);
     if (limit !== undefined) query.limit = limit;
     if (offset !== undefined) query.offset = offset;
@@ -60,7 +48,7 @@ export function addAlertRoutes(router: Router, api: AlertsApi, options: AlertRou
     ctx.body = await api.acknowledgeAlert(bearer(ctx), ctx.params.id ?? '');
   });
   router.get('/v1/analysis/offline', async (ctx) => {
-    ctx.body = await api.offlineAnalysis(bearer(ctx), text(ctx.query.by), queryInt(ctx.query, 'windowHours', 1));
+    ctx.body = await api.offlineAnalysis(bearer(ctx), queryText(ctx.query, 'by'), queryInt(ctx.query, 'windowHours', 1));
   });
   router.post('/v1/cell-towers', async (ctx) => {
     const body = await readJsonBody(ctx.req, towerLimit);

@@ -3,9 +3,10 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import type { CheckInAnswer, CheckInRequest } from '../model/index.ts';
+import { DEVICE_STATUSES, type CheckInAnswer, type CheckInRequest } from '../model/index.ts';
 import { errorShape, RouteNotFoundError } from './errors.ts';
 import { readJsonBody } from './body.ts';
+import { queryEnum, queryInt, queryText } from './query.ts';
 import { validateCheckIn, validateCommand, validateRegistration, type CommandRequest, type DeviceRegistration } from './validation.ts';
 import { addAlertRoutes, type AlertsApi } from './alert-routes.ts';
 import { addProvisioningRoutes, type ProvisioningApi } from './provisioning-routes.ts';
@@ -67,17 +68,6 @@ function bearer(header: string | undefined): BearerToken {
   return match?.[1] ?? null;
 }
 
-function queryString(value: string | string[] | undefined): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function queryInt(value: string | string[] | undefined): number | undefined {
-  const text = queryString(value);
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  return Number.isInteger(n) && n >= 0 ? n : undefined;
-}
-
 export function createHttpApp(options: HttpAppOptions): Koa {
   const { api, logger } = options;
   const checkInLimit = options.checkInBodyLimit ?? 16 * 1024;
@@ -130,11 +120,11 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   router.get('/v1/devices', async (ctx) => {
     const q = ctx.query;
     const query: DeviceListQuery = {};
-    const site = queryString(q.site);
-    const profile = queryString(q.profile);
-    const status = queryString(q.status);
-    const limit = queryInt(q.limit);
-    const offset = queryInt(q.offset);
+    const site = queryText(q, 'site');
+    const profile = queryText(q, 'profile');
+    const status = queryEnum(q, 'status', DEVICE_STATUSES);
+    const limit = queryInt(q, 'limit', 1, 1000);
+    const offset = queryInt(q, 'offset', 0);
     if (site !== undefined) query.site = site;
     if (profile !== undefined) query.profile = profile;
     if (status !== undefined) query.status = status;

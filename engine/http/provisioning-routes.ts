@@ -4,6 +4,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import { readJsonBody } from './body.ts';
 import type { BearerToken } from './app.ts';
+import { queryInt } from './query.ts';
 
 /** What the provisioning routes need from the engine. Every method may throw an error with `status` and `code`. */
 export interface ProvisioningApi {
@@ -21,12 +22,6 @@ export interface ProvisioningRouteOptions {
   jobBodyLimit?: number;
 }
 
-function queryInt(value: string | string[] | undefined): number | undefined {
-  if (typeof value !== 'string' || value === '') return undefined;
-  const n = Number(value);
-  return Number.isInteger(n) && n >= 0 ? n : undefined;
-}
-
 export function addProvisioningRoutes(
   router: Router,
   api: ProvisioningApi,
@@ -40,8 +35,8 @@ export function addProvisioningRoutes(
     ctx.body = await api.createProvisioningJob(token(ctx), body);
   });
   router.get('/v1/provisioning/jobs/:id', async (ctx) => {
-    const failuresLimit = queryInt(ctx.query.failuresLimit);
-    const failuresOffset = queryInt(ctx.query.failuresOffset);
+    const failuresLimit = queryInt(ctx.query, 'failuresLimit', 0, 10_000);
+    const failuresOffset = queryInt(ctx.query, 'failuresOffset', 0);
     ctx.body = await api.getProvisioningJob(token(ctx), ctx.params.id ?? '', {
       ...(failuresLimit !== undefined ? { failuresLimit } : {}),
       ...(failuresOffset !== undefined ? { failuresOffset } : {}),
@@ -57,7 +52,7 @@ export function addProvisioningRoutes(
     ctx.body = await api.stopProvisioningJob(token(ctx), ctx.params.id ?? '');
   });
   router.get('/v1/provisioning/jobs/:id/credentials', async (ctx) => {
-    ctx.body = await api.provisioningCredentials(token(ctx), ctx.params.id ?? '', Math.min(queryInt(ctx.query.limit) ?? 100, 1000));
+    ctx.body = await api.provisioningCredentials(token(ctx), ctx.params.id ?? '', queryInt(ctx.query, 'limit', 1, 1000) ?? 100);
   });
   router.post('/v1/provisioning/jobs/:id/credentials/ack', async (ctx) => {
     const body = await readJsonBody(ctx.req, 1024 * 1024);

@@ -94,6 +94,27 @@ describe('fleet views', () => {
     expect(pending.body.devices.map((d) => d.id).sort()).toEqual(['acme-1', 'globex-1']);
   });
 
+  it('pages the device list, and refuses a malformed page or an unknown status naming the parameter', async () => {
+    const first = await request<{ devices: { id: string }[] }>(`${server.url}/v1/devices?limit=1`, { token: ADMIN_TOKEN });
+    const second = await request<{ devices: { id: string }[] }>(`${server.url}/v1/devices?limit=1&offset=1`, { token: ADMIN_TOKEN });
+    expect(first.body.devices).toHaveLength(1);
+    expect(second.body.devices).toHaveLength(1);
+    expect(second.body.devices[0]?.id).not.toBe(first.body.devices[0]?.id);
+    for (const [query, field] of [
+      ['limit=ten', '/limit'],
+      ['limit=0', '/limit'],
+      ['limit=5000', '/limit'],
+      ['limit=1.5', '/limit'],
+      ['offset=-1', '/offset'],
+      ['status=asleep', '/status'],
+      ['site=a&site=b', '/site'],
+    ] as const) {
+      const result = await request<{ error: { code: string; field: string } }>(`${server.url}/v1/devices?${query}`, { token: ADMIN_TOKEN });
+      expect(result.status, query).toBe(400);
+      expect(result.body.error, query).toMatchObject({ code: 'invalid-request', field });
+    }
+  });
+
   it('shows a rollout with its waves and steps in flight', async () => {
     const list = await request<{ rollouts: { name: string }[] }>(`${server.url}/v1/rollouts`, { token: ADMIN_TOKEN });
     expect(list.body.rollouts.map((r) => r.name)).toEqual(['tr-upgrade']);

@@ -173,6 +173,18 @@ describe('job requests', () => {
     expect(refused.body.error.code).toBe('invalid-credentials-key');
   });
 
+  it('refuses a malformed failures page or credentials limit, naming the parameter', async () => {
+    for (const [query, field] of [
+      [`${first.id}?failuresLimit=lots`, '/failuresLimit'],
+      [`${first.id}?failuresOffset=-3`, '/failuresOffset'],
+      [`${first.id}/credentials?limit=0`, '/limit'],
+    ] as const) {
+      const refused = await request<{ error: { code: string; field: string } }>(`${server.url}/v1/provisioning/jobs/${query}`, { token: ADMIN_TOKEN });
+      expect(refused.status, query).toBe(400);
+      expect(refused.body.error, query).toMatchObject({ code: 'invalid-request', field });
+    }
+  });
+
   it('fails rows outside the operator’s tenants alone', async () => {
     const acme = await request<{ token: string }>(`${server.url}/v1/operator-tokens`, { token: ADMIN_TOKEN, body: { name: 'acme-op', role: 'operator', tenants: ['acme'] } });
     const content = 'id,hardware,fw.mcu,fw.ble\nX-1,tr,1.0.0,1.0.0\nX-2,tr,1.0.0,1.0.0\n';
