@@ -253,16 +253,20 @@ export class Engine implements EngineApi {
     const active = this.revisions.current;
     if (!active) return 0;
     let expired = 0;
-    for (const rollout of active.snapshot.rollouts) {
-      const name = rollout.metadata.name;
+    const declared = new Map(active.snapshot.rollouts.map((rollout) => [rollout.metadata.name, rollout]));
+    // A rollout removed from git may still have steps out: they end under the default timeout and
+    // failure policy (as a late check-in would), or their slots would be held for ever.
+    const names = new Set([...declared.keys(), ...(await this.store.stepsInFlight()).keys()]);
+    for (const name of [...names].sort()) {
+      const rollout = declared.get(name);
       // Steps in flight are few (bounded by the throttles); the deadline rule is the firmware module's.
       for (const device of await this.store.findExpiredSteps(name, now.getTime())) {
         const step = device.firmwareState.step;
-        if (!step || !isStepTimedOut(step, rollout.spec.throttle, now.getTime())) continue;
-        const transition = applyFirmwareEvent(device.firmwareState, { type: 'timed-out' }, rollout.spec.failurePolicy, now.getTime());
+        if (!step || !isStepTimedOut(step, rollout?.spec.throttle, now.getTime())) continue;
+        const transition = applyFirmwareEvent(device.firmwareState, { type: 'timed-out' }, rollout?.spec.failurePolicy, now.getTime());
         const phase = transition.state.phase;
         const status = phase === 'quarantined' ? 'quarantined' : phase === 'cooling-down' ? 'cooling-down' : phase === 'retrying' ? 'retrying' : 'drifted';
-        const wave = waveOfDevice(rollout, device.id)?.name ?? null;
+        const wave = rollout ? (waveOfDevice(rollout, device.id)?.name ?? null) : null;
         const stepEvent = { rollout: name, wave, stepId: step.id, component: step.component, fromVersion: step.from, toVersion: step.to, cell: step.cell };
         const events = [{ type: 'step-timed-out', ...stepEvent, error: 'step timed out' }];
         if (transition.quarantined) events.push({ type: 'quarantined', ...stepEvent, error: 'step timed out' });
