@@ -6,11 +6,10 @@ import type { Command } from 'commander';
 import type { FleetDevice } from '../review/index.ts';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
 
-const PAGE = 5_000;
-
-/** Every registered device, ordered by id, read page by page. */
+/** Every registered device, ordered by id. */
 export async function readFleetFromDatabase(url: string): Promise<FleetDevice[]> {
   const { FleetStore } = await import('../store/index.ts');
+  const { readFleetDevices } = await import('../service/fleet-devices.ts');
   let store;
   try {
     store = await FleetStore.open({ url, poolSize: 2 });
@@ -18,23 +17,7 @@ export async function readFleetFromDatabase(url: string): Promise<FleetDevice[]>
     throw new UsageError(`cannot open the engine database: ${error instanceof Error ? error.message : String(error)}`);
   }
   try {
-    const devices: FleetDevice[] = [];
-    for (let offset = 0; ; offset += PAGE) {
-      const rows = await store.listDevices({ tenants: null, limit: PAGE, offset });
-      for (const row of rows) {
-        const device: FleetDevice = {
-          id: row.id,
-          profile: row.profile,
-          site: row.site,
-          labels: row.labels ?? {},
-          firmware: row.reportedFirmware ?? {},
-          configHash: row.reportedConfigHash,
-        };
-        if (row.configOverride) device.configOverride = row.configOverride;
-        devices.push(device);
-      }
-      if (rows.length < PAGE) return devices;
-    }
+    return await readFleetDevices(store, null);
   } finally {
     await store.close();
   }

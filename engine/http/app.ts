@@ -22,6 +22,10 @@ export interface DeviceListQuery {
   offset?: number;
 }
 
+/** Renderings of a revision plan (`GET /v1/revisions/{sha}/plan?format=`); json is the default. */
+export const PLAN_FORMATS = ['json', 'markdown', 'text'] as const;
+export type PlanFormat = (typeof PLAN_FORMATS)[number];
+
 export interface OperatorTokenRequest {
   name: string;
   role: string;
@@ -40,6 +44,8 @@ export interface EngineApi {
   listCommands(token: BearerToken, deviceId: string): Promise<object>;
   listRevisions(token: BearerToken): Promise<object>;
   getRevision(token: BearerToken, sha: string): Promise<object>;
+  /** What merging `sha` would do (as `fleetform diff`), rendered as asked. */
+  planRevision(token: BearerToken, sha: string, query: { base?: string; format?: PlanFormat }): Promise<{ contentType: string; body: string }>;
   listRollouts(token: BearerToken): Promise<object>;
   getRollout(token: BearerToken, name: string): Promise<object>;
   createOperatorToken(token: BearerToken, request: OperatorTokenRequest): Promise<object>;
@@ -155,6 +161,13 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   });
   router.get('/v1/revisions/:sha', async (ctx) => {
     ctx.body = await api.getRevision(token(ctx), ctx.params.sha ?? '');
+  });
+  router.get('/v1/revisions/:sha/plan', async (ctx) => {
+    const base = queryText(ctx.query, 'base');
+    const format = queryEnum<PlanFormat>(ctx.query, 'format', PLAN_FORMATS);
+    const plan = await api.planRevision(token(ctx), ctx.params.sha ?? '', { ...(base ? { base } : {}), ...(format ? { format } : {}) });
+    ctx.type = plan.contentType;
+    ctx.body = plan.body;
   });
   router.get('/v1/rollouts', async (ctx) => {
     ctx.body = await api.listRollouts(token(ctx));

@@ -1,6 +1,6 @@
 // The HTTP adapter's public face: the Koa app over an EngineApi.
-export { createHttpApp } from './app.ts';
-export type { EngineApi, HttpAppOptions, BearerToken, DeviceListQuery, OperatorTokenRequest } from './app.ts';
+export { createHttpApp, PLAN_FORMATS } from './app.ts';
+export type { EngineApi, HttpAppOptions, BearerToken, DeviceListQuery, OperatorTokenRequest, PlanFormat } from './app.ts';
 export type { DeviceRegistration, CommandRequest } from './validation.ts';
 export { addAlertRoutes } from './alert-routes.ts';
 export type { AlertsApi, AlertRoutesOptions } from './alert-routes.ts';

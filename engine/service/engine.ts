@@ -9,7 +9,7 @@ import {
   type CheckInRequest,
   type JsonObject,
 } from '../model/index.ts';
-import { createHttpApp, type BearerToken, type CommandRequest, type DeviceListQuery, type DeviceRegistration, type EngineApi, type OperatorTokenRequest } from '../http/index.ts';
+import { createHttpApp, type BearerToken, type CommandRequest, type DeviceListQuery, type DeviceRegistration, type EngineApi, type OperatorTokenRequest, type PlanFormat } from '../http/index.ts';
 import { FleetStore, type DeviceRow, type OperatorRole, type OperatorTokenRow, type RevisionRow } from '../store/index.ts';
 import { rolloutForDevice } from '../reconcile/index.ts';
 import { applyFirmwareEvent, deviceWave, isStepTimedOut, waveOfDevice } from '../firmware/index.ts';
@@ -21,6 +21,7 @@ import type { CompileOptions } from './core.ts';
 import { ForbiddenError, InvalidRequestError, NoRevisionError, NotFoundError, UnauthorizedError } from './errors.ts';
 import { EngineMetrics } from './metrics.ts';
 import { RevisionFollower, type ActiveRevision } from './revisions.ts';
+import { RevisionPlanner, type RenderedPlan } from './revision-plan.ts';
 import { generateToken, hashToken } from './tokens.ts';
 
 export interface EngineOptions {
@@ -103,6 +104,7 @@ export class Engine implements EngineApi {
   readonly revisions: RevisionFollower;
   readonly alerts: AlertService;
   readonly provisioning: ProvisioningService;
+  private readonly plans: RevisionPlanner;
   private server: Server | null = null;
   private timers: NodeJS.Timeout[] = [];
   private readonly now: () => Date;
@@ -161,6 +163,12 @@ export class Engine implements EngineApi {
       authorize: (token, role) => this.authorize(token, role),
       log: options.log,
       ...options.provisioning,
+    });
+    this.plans = new RevisionPlanner({
+      repoDir: options.repoDir,
+      store,
+      log: options.log,
+      ...(options.compile?.identity ? { identity: options.compile.identity } : {}),
     });
   }
 
@@ -463,6 +471,12 @@ export class Engine implements EngineApi {
     const row = await this.store.getRevision(sha);
     if (!row) throw new NotFoundError('revision', sha);
     return revisionView(row, true);
+  }
+
+  /** The review of `sha` against `base` (default: the applied revision), with this operator's devices. */
+  async planRevision(token: BearerToken, sha: string, query: { base?: string; format?: PlanFormat }): Promise<RenderedPlan> {
+    const principal = await this.authorize(token, 'viewer');
+    return this.plans.plan({ head: sha, base: query.base ?? this.revisions.current?.sha ?? null, tenants: principal.tenants, format: query.format ?? 'json' });
   }
 
   private async rolloutView(name: string, detailed: boolean, principal?: Principal): Promise<object> {
