@@ -5,17 +5,17 @@
 //   npx tsx bench/alerts.ts [--devices 100000] [--sites 500] [--checkins 100000]
 // Uses DATABASE_URL when set, else an embedded PostgreSQL in a temp dir.
 import { readdirSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
 import { INITIAL_FIRMWARE_STATE, type AlertRule, type CheckInRequest, type DeviceProfile, type Site, type Snapshot } from '../engine/model/index.ts';
-import { FleetStore, startEmbeddedPostgres, type NewDevice } from '../engine/store/index.ts';
+import { FleetStore, type NewDevice } from '../engine/store/index.ts';
 import { AlertService, type CheckInEvent } from '../engine/service/alerts.ts';
 import type { ActiveRevision } from '../engine/service/index.ts';
 import type { Secrets } from '../engine/service/core.ts';
+import { openBenchDatabase } from './support/database.ts';
 
 const args = process.argv.slice(2);
 function flag(name: string, fallback: number): number {
@@ -45,22 +45,8 @@ async function main(): Promise<void> {
   const sites = flag('sites', 500);
   const checkIns = flag('checkins', 100_000);
   const log = pino({ level: process.env.FLEETFORM_LOG_LEVEL ?? 'warn' });
-  const work = await mkdtemp(join(tmpdir(), 'fleetform-bench-alerts-'));
-  let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | null = null;
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    await chmod(work, 0o755);
-    embedded = await startEmbeddedPostgres({ dir: join(work, 'postgres'), persistent: false });
-    adminUrl = embedded.url;
-  }
-  const dbName = `fleetform_bench_alerts_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
-  const store = await FleetStore.open({ url: url.toString() });
+  const database = await openBenchDatabase('alerts');
+  const store = await FleetStore.open({ url: database.url });
 
   try {
     const rules = loadRules();
@@ -96,7 +82,7 @@ async function main(): Promise<void> {
       }
       await store.insertDevices(batch);
     }
-    const client = new pg.Client({ connectionString: url.toString() });
+    const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     await client.query(
       `update device set status = 'converged', reported_firmware = '{"mcu":"2.3.1","ble":"1.4.0"}', last_cell = '310-410-1-' || (substr(id, 5)::int % 997),
@@ -170,8 +156,7 @@ async function main(): Promise<void> {
     console.log(`active site-level alerts: ${fleetOpen}`);
   } finally {
     await store.close();
-    if (embedded) await embedded.stop();
-    await rm(work, { recursive: true, force: true });
+    await database.close();
   }
 }
 

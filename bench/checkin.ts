@@ -3,9 +3,7 @@
 //   npx tsx bench/checkin.ts [--devices 100000] [--duration 30] [--connections 64]
 // Uses DATABASE_URL when set, else an embedded PostgreSQL in a temp dir.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { NewDevice } from '../engine/store/index.ts';
 
@@ -125,33 +123,18 @@ function runDriver(url: string, mode: 'checkin' | 'hello', devices: number, dura
 async function main(): Promise<void> {
   // Imported here, not at the top: the driver process runs this file too and needs none of it.
   const { default: Koa } = await import('koa');
-  const { default: pg } = await import('pg');
   const { default: pino } = await import('pino');
   const { INITIAL_FIRMWARE_STATE } = await import('../engine/model/index.ts');
-  const { FleetStore, startEmbeddedPostgres } = await import('../engine/store/index.ts');
+  const { FleetStore } = await import('../engine/store/index.ts');
+  const { openBenchDatabase } = await import('./support/database.ts');
   const { Engine, hashToken } = await import('../engine/service/index.ts');
   const { createFleetRepo, fixtureFleet } = await import('../test/support/fleet.ts');
   const devices = flag('devices', 100_000);
   const duration = flag('duration', 30);
   const connections = flag('connections', 64);
   const log = pino({ level: process.env.FLEETFORM_LOG_LEVEL ?? 'warn' });
-  const work = await mkdtemp(join(tmpdir(), 'fleetform-bench-'));
-  let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | null = null;
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    const { chmod } = await import('node:fs/promises');
-    await chmod(work, 0o755);
-    embedded = await startEmbeddedPostgres({ dir: join(work, 'postgres'), persistent: false });
-    adminUrl = embedded.url;
-  }
-  const dbName = `fleetform_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  await admin.end();
-  const dbUrlObject = new URL(adminUrl);
-  dbUrlObject.pathname = `/${dbName}`;
-  const databaseUrl = dbUrlObject.toString();
+  const database = await openBenchDatabase('checkin');
+  const databaseUrl = database.url;
   const repo = await createFleetRepo(fixtureFleet({ maxInFlight: 1_000_000, maxInFlightPerCell: 1_000_000 }));
 
   try {
@@ -208,7 +191,7 @@ async function main(): Promise<void> {
 
     const cpu = cpus()[0]?.model ?? 'unknown';
     const lines = [
-      `machine: ${cpus().length} × ${cpu}, node ${process.version}, PostgreSQL ${embedded ? 'embedded' : 'DATABASE_URL'} on the same box`,
+      `machine: ${cpus().length} × ${cpu}, node ${process.version}, PostgreSQL ${database.server} on the same box`,
       `load average (1 min) before the run: ${loadBefore.toFixed(1)} — other processes on the box compete for the same cores`,
       `devices registered: ${devices} (bulk insert ${loadSeconds.toFixed(1)} s)`,
       `check-ins: ${duration} s, ${connections} connections, driver in a separate process (autocannon)`,
@@ -222,14 +205,7 @@ async function main(): Promise<void> {
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     await repo.remove();
-    if (embedded) await embedded.stop();
-    else {
-      const cleanup = new pg.Client({ connectionString: adminUrl });
-      await cleanup.connect();
-      await cleanup.query(`drop database if exists ${dbName} with (force)`);
-      await cleanup.end();
-    }
-    await rm(work, { recursive: true, force: true });
+    await database.close();
   }
 }
 

@@ -3,16 +3,13 @@
 // rate limit), credentials downloaded, opened and acknowledged as the CLI does.
 //   npx tsx bench/provision.ts [--rows 50000] [--bad 50] [--workers 4] [--batch 1000] [--carrier-rate 10000]
 // Uses DATABASE_URL when set, else an embedded PostgreSQL in a temp dir.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
+import { cpus, loadavg } from 'node:os';
 import pino from 'pino';
 import { openCredentials, type SealedCredentials } from '../engine/provisioning/index.ts';
-import { startEmbeddedPostgres } from '../engine/store/index.ts';
 import { Engine, HttpCarrier, startCarrierStub } from '../engine/service/index.ts';
 import { createFleetRepo, fixtureFleet } from '../test/support/fleet.ts';
 import { generateLogs } from '../test/provisioning/logs.ts';
+import { openBenchDatabase } from './support/database.ts';
 
 function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -47,25 +44,11 @@ async function main(): Promise<void> {
   const batchSize = flag('batch', 1000);
   const carrierRate = flag('carrier-rate', 10_000);
   const log = pino({ level: process.env.FLEETFORM_LOG_LEVEL ?? 'warn' });
-  const work = await mkdtemp(join(tmpdir(), 'fleetform-bench-provision-'));
-  let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | null = null;
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    await chmod(work, 0o755);
-    embedded = await startEmbeddedPostgres({ dir: join(work, 'postgres'), persistent: false });
-    adminUrl = embedded.url;
-  }
-  const dbName = `fleetform_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
+  const database = await openBenchDatabase('provision');
   const repo = await createFleetRepo(fixtureFleet());
   const carrier = await startCarrierStub();
   const engine = await Engine.start({
-    databaseUrl: url.toString(),
+    databaseUrl: database.url,
     repoDir: repo.dir,
     branch: 'main',
     log,
@@ -128,8 +111,7 @@ async function main(): Promise<void> {
     await engine.close();
     await carrier.close();
     await repo.remove();
-    if (embedded) await embedded.stop();
-    await rm(work, { recursive: true, force: true });
+    await database.close();
   }
 }
 

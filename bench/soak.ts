@@ -7,9 +7,7 @@
 // and halfway a new rollout target (one more firmware step for the whole fleet).
 // Uses DATABASE_URL when set, else an embedded PostgreSQL in a temp dir.
 import { fork, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
@@ -115,9 +113,8 @@ async function driver(): Promise<void> {
 
 // ── the engine, measured ──────────────────────────────────────────────────
 async function main(): Promise<void> {
-  const { default: pg } = await import('pg');
   const { default: pino } = await import('pino');
-  const { startEmbeddedPostgres } = await import('../engine/store/index.ts');
+  const { openBenchDatabase } = await import('./support/database.ts');
   const { Engine } = await import('../engine/service/index.ts');
   const { createFleetRepo, fixtureFleet, rolloutYaml } = await import('../test/support/fleet.ts');
   const minutes = flag('minutes', 10);
@@ -127,21 +124,7 @@ async function main(): Promise<void> {
   // Fixed rate: every device checks in once per (interval / speed) seconds, upgrading or not.
   const speed = (rate * PROFILE_INTERVAL_SECONDS) / devices;
   const log = pino({ level: process.env.FLEETFORM_LOG_LEVEL ?? 'fatal' });
-  const work = await mkdtemp(join(tmpdir(), 'fleetform-soak-'));
-  let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | null = null;
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    await chmod(work, 0o755);
-    embedded = await startEmbeddedPostgres({ dir: join(work, 'postgres'), persistent: false });
-    adminUrl = embedded.url;
-  }
-  const dbName = `fleetform_soak_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  await admin.end();
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const database = await openBenchDatabase('soak');
   const files = fixtureFleet({ maxInFlightPerCell: 20, maxRetries: 20 });
   const profile = (files['fleet-config/profiles/tracker.yaml'] ?? '').replace('upgradingIntervalSeconds: 120', `upgradingIntervalSeconds: ${PROFILE_INTERVAL_SECONDS}`);
   const site = files['fleet-config/sites/plant-1.yaml'] ?? '';
@@ -149,7 +132,7 @@ async function main(): Promise<void> {
   let child: ChildProcess | null = null;
   let engine: Awaited<ReturnType<typeof Engine.start>> | null = null;
   try {
-    engine = await Engine.start({ databaseUrl: dbUrl.toString(), repoDir: repo.dir, branch: 'main', log, minCheckInIntervalMs: 0, adminToken: 'ffo_soak_admin' });
+    engine = await Engine.start({ databaseUrl: database.url, repoDir: repo.dir, branch: 'main', log, minCheckInIntervalMs: 0, adminToken: 'ffo_soak_admin' });
     while (!engine.revisions.current) await new Promise((r) => setTimeout(r, 50));
     const port = await engine.listen(0, '127.0.0.1');
     const url = `http://127.0.0.1:${port}`;
@@ -221,8 +204,7 @@ async function main(): Promise<void> {
     (child as ChildProcess | null)?.kill();
     await engine?.close();
     await repo.remove();
-    await embedded?.stop();
-    await rm(work, { recursive: true, force: true });
+    await database.close();
   }
 }
 
