@@ -1,8 +1,10 @@
-// Parsing YAML is most of the cost of compiling a large repo; on a multi-core machine the files are split
-// between the calling thread and short-lived worker threads. Same results as parsing in-thread, same order.
+// Parsing YAML is most of the cost of compiling a large repo. Files the fast path reads (js-yaml: about 8 MB/s)
+// are parsed in the calling thread: handing them to a worker costs more than parsing them. Files only the
+// reference parser may read (about 1.5 MB/s) are split between the calling thread and short-lived worker
+// threads when there are enough of them. Same results as parsing in-thread, same order.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { parseYamlValues, type RawYamlFile } from './yaml-values.mjs';
+import { fastPathApplies, parseYamlValues, type RawYamlFile } from './yaml-values.mjs';
 
 /** Turns the texts of YAML files into values and syntax errors, in order. */
 export type YamlFilesParser = (texts: readonly string[]) => Promise<RawYamlFile[]>;
@@ -10,7 +12,7 @@ export type YamlFilesParser = (texts: readonly string[]) => Promise<RawYamlFile[
 export interface ParallelParseOptions {
   /** Threads in all, the calling one included (default: available parallelism, at most 4). */
   threads?: number;
-  /** Below this many bytes in all, parse in-thread: starting a worker costs more (default 256 KiB). */
+  /** Below this many bytes for the reference parser in all, parse in-thread: starting a worker costs more (default 256 KiB). */
   minBytes?: number;
 }
 
@@ -19,17 +21,22 @@ export function parallelYamlParser(options: ParallelParseOptions = {}): YamlFile
   const threads = Math.max(1, options.threads ?? Math.min(availableParallelism(), 4));
   const minBytes = options.minBytes ?? 256 * 1024;
   return async (texts) => {
-    const total = texts.reduce((sum, text) => sum + text.length, 0);
-    if (threads === 1 || total < minBytes) return texts.map((text) => parseYamlValues(text));
+    const slow = texts.map((_, i) => i).filter((i) => !fastPathApplies(texts[i] ?? ''));
+    const slowBytes = slow.reduce((sum, i) => sum + (texts[i]?.length ?? 0), 0);
+    if (threads === 1 || slowBytes < minBytes) return texts.map((text) => parseYamlValues(text));
+    const results = new Array<RawYamlFile>(texts.length);
+    const slowSet = new Set(slow);
+    texts.forEach((text, i) => {
+      if (!slowSet.has(i)) results[i] = parseYamlValues(text);
+    });
     // Greedy split by size, biggest first, into `threads` shares of similar weight.
     const shares = Array.from({ length: threads }, () => ({ bytes: 0, indexes: [] as number[] }));
-    const order = texts.map((_, i) => i).sort((a, b) => (texts[b]?.length ?? 0) - (texts[a]?.length ?? 0));
+    const order = slow.sort((a, b) => (texts[b]?.length ?? 0) - (texts[a]?.length ?? 0));
     for (const i of order) {
       const lightest = shares.reduce((min, share) => (share.bytes < min.bytes ? share : min));
       lightest.bytes += texts[i]?.length ?? 0;
       lightest.indexes.push(i);
     }
-    const results = new Array<RawYamlFile>(texts.length);
     const pending = shares.slice(1).map(
       (share) =>
         new Promise<void>((resolve, reject) => {

@@ -5,4 +5,9 @@ export interface RawYamlFile {
   errors: { offset: number; message: string }[];
 }
 
+/** js-yaml under a YAML 1.2 core schema when the text allows it, else the reference. */
 export declare function parseYamlValues(text: string): RawYamlFile;
+/** The `yaml` package: the meaning every path must agree with. */
+export declare function parseYamlValuesReference(text: string): RawYamlFile;
+/** Whether the fast path may read the text; false: only the reference parser means it the same. */
+export declare function fastPathApplies(text: string): boolean;
