@@ -187,7 +187,7 @@ function irregularIndentation(text) {
     const rest = dash ? trimmed.slice(dash[0].length) : trimmed;
     if (!dash && !firstContent && !/:(?:[ ]|$)/.test(rest)) return true;
     firstContent = false;
-    if (/(?:^|[ ])[|>][-+0-9]*[ ]*(?:#.*)?$/.test(trimmed)) {
+    if (/(?::|-)[ ]+[|>][-+0-9]*[ ]*(?:#.*)?$/.test(trimmed)) {
       blockScalarIndent = indent;
       blockScalarStarts = true;
     }

@@ -24,7 +24,6 @@ function bearer(ctx: Koa.Context): string | null {
   return match?.[1] ?? null;
 }
 
-
 export function addAlertRoutes(router: Router, api: AlertsApi, options: AlertRoutesOptions = {}): void {
   const towerLimit = options.cellTowerBodyLimit ?? 4 * 1024 * 1024;
 

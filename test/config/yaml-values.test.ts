@@ -91,6 +91,7 @@ describe('the fast YAML path', () => {
       (t, u, i) => `a:\n${i}- ${t}\n${i}- ${u}\n${i}c: ${u}\n`,
       (t, u) => `a: >-\n  ${t}\n\n  ${u}\n`,
       (t, u) => `${t}\n${u}\n`,
+      (t, u, i) => `a: x |\n  ${t}\n${i}${u}\nb: 1\n`,
     ];
     fc.assert(
       fc.property(fc.constantFrom(...shapes), piece, piece, indent, (shape, t, u, i) => agree(shape(t, u, i))),
