@@ -29,6 +29,7 @@ export {
 } from './plan.ts';
 export {
   waveBucket,
+  rolloutCampaign,
   waveForBucket,
   activeWave,
   deviceWave,

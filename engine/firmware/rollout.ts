@@ -12,6 +12,33 @@ export function waveBucket(rolloutName: string, deviceId: string): number {
   return (digest.readUInt32BE(0) / 2 ** 32) * 100;
 }
 
+/**
+ * The key a rollout's bookkeeping (wave success/failure counts, automatic pause) is kept under: its name and
+ * a hash of its spec without `paused`. A commit that changes the rollout (the fix, a new target, other
+ * waves or thresholds) starts fresh bookkeeping, which is how an automatically paused rollout resumes;
+ * pausing and unpausing in git changes nothing. Canonical JSON (sorted keys): YAML key order is not a change.
+ */
+export function rolloutCampaign(rollout: Rollout): string {
+  const cached = campaigns.get(rollout);
+  if (cached) return cached;
+  const { paused: _paused, ...spec } = rollout.spec;
+  const digest = createHash('sha256').update(canonical(spec)).digest('hex').slice(0, 16);
+  const key = `${rollout.metadata.name}#${digest}`;
+  campaigns.set(rollout, key);
+  return key;
+}
+
+/** Snapshots are frozen: a rollout object's campaign never changes. */
+const campaigns = new WeakMap<Rollout, string>();
+
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return '[' + value.map(canonical).join(',') + ']';
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== undefined);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return '{' + entries.map(([key, item]) => JSON.stringify(key) + ':' + canonical(item)).join(',') + '}';
+}
+
 /** The wave a bucket falls in: the first wave (waves are cumulative percentages) whose percent exceeds it. */
 export function waveForBucket(waves: readonly RolloutWave[], bucket: number): RolloutWave | null {
   return waves.find((w) => bucket < w.percent) ?? null;

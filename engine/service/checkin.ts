@@ -12,8 +12,10 @@ import {
   type DeviceStatus,
   type ResolvedLocation,
   type ServingCell,
+  type Rollout,
 } from '../model/index.ts';
 import { SecretUnavailableError, UnknownDeviceReferenceError } from '../config/index.ts';
+import { rolloutCampaign } from '../firmware/index.ts';
 import { beaconPositionIndex, cellTowerIndex, resolveLocation, type LocationSources } from '../location/index.ts';
 import type { CheckInRecord, FirmwareEventRecord, FleetStore, RolloutRuntimeState } from '../store/index.ts';
 import type { CheckInInput, FirmwareEvent, RolloutRuntime } from '../reconcile/types.ts';
@@ -89,8 +91,9 @@ export class CheckInService {
     this.runtimes = await this.options.store.loadRolloutRuntimes();
   }
 
-  rolloutRuntime(name: string): RolloutRuntime {
-    return this.runtimes.get(name) ?? NO_RUNTIME;
+  /** The bookkeeping of the rollout as declared now: a changed rollout is a new campaign with none. */
+  rolloutRuntime(rollout: Rollout): RolloutRuntime {
+    return this.runtimes.get(rolloutCampaign(rollout)) ?? NO_RUNTIME;
   }
 
   async checkIn(deviceId: string, token: string | null, request: CheckInRequest): Promise<CheckInAnswer> {
@@ -125,7 +128,10 @@ export class CheckInService {
       firmwareState: context.firmwareState,
       config,
       pendingCommands: context.pendingCommands,
-      rolloutRuntime: (name) => this.rolloutRuntime(name),
+      rolloutRuntime: (name) => {
+        const rollout = active.snapshot.rollouts.find((r) => r.metadata.name === name);
+        return rollout ? this.rolloutRuntime(rollout) : NO_RUNTIME;
+      },
       now: now.getTime(),
       random: this.options.random,
     };
@@ -160,10 +166,18 @@ export class CheckInService {
     }
     const waveResults: CheckInRecord['waveResults'] = [];
     let autoPause: CheckInRecord['autoPause'] = null;
+    // Counted under the rollout's campaign; a rollout gone from git has no wave and no pause here.
+    const campaignOf = (name: string): string | null => {
+      const rollout = active.snapshot.rollouts.find((r) => r.metadata.name === name);
+      return rollout ? rolloutCampaign(rollout) : null;
+    };
     for (const event of assessment.events) {
-      if (event.type === 'rollout-paused') autoPause = { rollout: event.rollout, reason: event.reason };
-      else if (event.type !== 'quarantined' && event.wave !== null) {
-        waveResults.push({ rollout: event.step.rollout, wave: event.wave, succeeded: event.type === 'step-succeeded' ? 1 : 0, failed: event.type === 'step-succeeded' ? 0 : 1 });
+      if (event.type === 'rollout-paused') {
+        const campaign = campaignOf(event.rollout);
+        if (campaign) autoPause = { campaign, reason: event.reason };
+      } else if (event.type !== 'quarantined' && event.wave !== null) {
+        const campaign = campaignOf(event.step.rollout);
+        if (campaign) waveResults.push({ campaign, wave: event.wave, succeeded: event.type === 'step-succeeded' ? 1 : 0, failed: event.type === 'step-succeeded' ? 0 : 1 });
       }
     }
     const location = resolveLocation(request.telemetry, this.locationSources(active, device.site));
@@ -265,23 +279,23 @@ export class CheckInService {
   }
 
   private applyLocally(waveResults: CheckInRecord['waveResults'], autoPause: CheckInRecord['autoPause']): void {
-    const entry = (rollout: string): RolloutRuntimeState => {
-      let state = this.runtimes.get(rollout);
+    const entry = (campaign: string): RolloutRuntimeState => {
+      let state = this.runtimes.get(campaign);
       if (!state) {
         state = { autoPausedReason: null, waves: [] };
-        this.runtimes.set(rollout, state);
+        this.runtimes.set(campaign, state);
       }
       return state;
     };
     for (const result of waveResults) {
-      const state = entry(result.rollout);
+      const state = entry(result.campaign);
       const index = state.waves.findIndex((w) => w.wave === result.wave);
       const current = state.waves[index] ?? { wave: result.wave, succeeded: 0, failed: 0 };
       const next = { wave: result.wave, succeeded: current.succeeded + result.succeeded, failed: current.failed + result.failed };
       state.waves = index >= 0 ? state.waves.map((w, i) => (i === index ? next : w)) : [...state.waves, next];
     }
     if (autoPause) {
-      const state = entry(autoPause.rollout);
+      const state = entry(autoPause.campaign);
       state.autoPausedReason ??= autoPause.reason;
     }
   }

@@ -12,7 +12,7 @@ import {
 import { createHttpApp, type BearerToken, type CommandRequest, type DeviceListQuery, type DeviceRegistration, type EngineApi, type OperatorTokenRequest, type PlanFormat } from '../http/index.ts';
 import { FleetStore, type DeviceRow, type OperatorRole, type OperatorTokenRow, type RevisionRow } from '../store/index.ts';
 import { rolloutForDevice } from '../reconcile/index.ts';
-import { applyFirmwareEvent, deviceWave, isStepTimedOut, waveOfDevice } from '../firmware/index.ts';
+import { applyFirmwareEvent, deviceWave, isStepTimedOut, rolloutCampaign, waveOfDevice } from '../firmware/index.ts';
 import { CheckInService, type CheckInObserver } from './checkin.ts';
 import { AlertService } from './alerts.ts';
 import { ProvisioningService } from './provisioning.ts';
@@ -284,6 +284,7 @@ export class Engine implements EngineApi {
           rollout: name,
           cell: step.cell,
           wave,
+          campaign: rollout ? rolloutCampaign(rollout) : null,
           firmwareState: transition.state,
           status,
           events,
@@ -483,7 +484,7 @@ export class Engine implements EngineApi {
     const { snapshot } = this.activeRevision();
     const rollout = snapshot.rollouts.find((r) => r.metadata.name === name);
     if (!rollout) throw new NotFoundError('rollout', name);
-    const runtime = this.checkIns.rolloutRuntime(name);
+    const runtime = this.checkIns.rolloutRuntime(rollout);
     const inFlight = await this.store.inFlightCounts(name);
     const waveIndex = rollout.spec.waves.findIndex((w) => w.name === rollout.spec.activeWave);
     const pausedReason = rollout.spec.paused ? 'paused in git' : runtime.autoPausedReason;

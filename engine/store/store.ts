@@ -81,8 +81,9 @@ export interface CheckInRecord {
   commandResults: { id: string; status: string; output: JsonValue | null }[];
   /** Slots of a step that ended at this check-in. */
   releasedSlot: { rollout: string; cell: string | null; stepId: string } | null;
-  waveResults: { rollout: string; wave: string; succeeded: number; failed: number }[];
-  autoPause: { rollout: string; reason: string } | null;
+  /** Keyed by the rollout's campaign (rolloutCampaign: name + spec hash), not its name: a changed rollout starts fresh. */
+  waveResults: { campaign: string; wave: string; succeeded: number; failed: number }[];
+  autoPause: { campaign: string; reason: string } | null;
 }
 
 export interface NewDevice {
@@ -690,15 +691,15 @@ export class FleetStore {
       await run(
         'fleetform_wave_progress',
         `insert into wave_progress (rollout, wave, succeeded, failed)
-         select rollout, wave, sum(succeeded), sum(failed)
-         from jsonb_to_recordset($1::jsonb) as v(rollout text, wave text, succeeded int, failed int)
-         group by rollout, wave order by rollout, wave
+         select campaign, wave, sum(succeeded), sum(failed)
+         from jsonb_to_recordset($1::jsonb) as v(campaign text, wave text, succeeded int, failed int)
+         group by campaign, wave order by campaign, wave
          on conflict (rollout, wave) do update set succeeded = wave_progress.succeeded + excluded.succeeded,
            failed = wave_progress.failed + excluded.failed`,
         waves,
       );
     }
-    const pauses = records.flatMap((r) => (r.autoPause ? [{ rollout: r.autoPause.rollout, reason: r.autoPause.reason, at: r.receivedAt }] : []));
+    const pauses = records.flatMap((r) => (r.autoPause ? [{ rollout: r.autoPause.campaign, reason: r.autoPause.reason, at: r.receivedAt }] : []));
     if (pauses.length > 0) {
       await run(
         'fleetform_auto_pause',
@@ -714,6 +715,7 @@ export class FleetStore {
 
   // ── rollouts ────────────────────────────────────────────────────────────
 
+  /** Wave counts and automatic pauses by rollout campaign (the `rollout` columns hold campaign keys). */
   async loadRolloutRuntimes(): Promise<Map<string, RolloutRuntimeState>> {
     const [paused, waves] = await Promise.all([
       this.sql<{ rollout: string; auto_paused_reason: string | null }>(`select rollout, auto_paused_reason from rollout_runtime`),
@@ -849,6 +851,8 @@ export class FleetStore {
     rollout: string;
     cell: string | null;
     wave: string | null;
+    /** The rollout's campaign key, where the wave's failure is counted (null: the rollout is gone from git). */
+    campaign: string | null;
     firmwareState: DeviceFirmwareState;
     status: DeviceStatus;
     events: FirmwareEventRecord[];
@@ -874,11 +878,11 @@ export class FleetStore {
             values: [expiry.deviceId, event.type, event.rollout, event.wave, event.stepId, event.component, event.fromVersion, event.toVersion, event.cell, event.error, expiry.at],
           });
         }
-        if (expiry.wave !== null) {
+        if (expiry.wave !== null && expiry.campaign !== null) {
           await trx.query({
             text: `insert into wave_progress (rollout, wave, succeeded, failed) values ($1, $2, 0, 1)
                    on conflict (rollout, wave) do update set failed = wave_progress.failed + 1`,
-            values: [expiry.rollout, expiry.wave],
+            values: [expiry.campaign, expiry.wave],
           });
         }
         await trx.query({ text: 'commit' });

@@ -6,6 +6,7 @@ import {
   isStepTimedOut,
   DEFAULT_STEP_TIMEOUT_SECONDS,
   maintenanceWindowOpen,
+  rolloutCampaign,
   shouldPauseRollout,
   throttleAllows,
   waveBucket,
@@ -194,5 +195,23 @@ describe('automatic pause', () => {
   it('a wave without maxFailureRatio never pauses the rollout', () => {
     expect(shouldPauseRollout(r, [{ wave: 'all', succeeded: 0, failed: 1000 }])).toBeNull();
     expect(wavePauseDecision({ name: 'x', percent: 10 }, { wave: 'x', succeeded: 0, failed: 5 })).toEqual({ pause: false });
+  });
+});
+
+describe('rollout campaigns (the key of wave counts and automatic pauses)', () => {
+  it('is the same for the same rollout written in another key order, and with paused toggled', () => {
+    const base = rollout('tracker', { target: { bundle: 'app-3' } });
+    const reordered = rollout('tracker', { activeWave: 'canary', target: { bundle: 'app-3' } });
+    expect(rolloutCampaign(reordered)).toBe(rolloutCampaign(base));
+    expect(rolloutCampaign(rollout('tracker', { target: { bundle: 'app-3' }, paused: true }))).toBe(rolloutCampaign(base));
+    expect(rolloutCampaign(base)).toMatch(/^tracker#[0-9a-f]{16}$/);
+  });
+
+  it('changes with the target, the waves, the thresholds or the name', () => {
+    const base = rolloutCampaign(rollout('tracker', { target: { bundle: 'app-3' } }));
+    expect(rolloutCampaign(rollout('tracker', { target: { bundle: 'app-4' } }))).not.toBe(base);
+    expect(rolloutCampaign(rollout('tracker', { target: { bundle: 'app-3' }, activeWave: 'wider' }))).not.toBe(base);
+    expect(rolloutCampaign(rollout('tracker', { target: { bundle: 'app-3' }, waves: [{ name: 'all', percent: 100, maxFailureRatio: 0.2 }] }))).not.toBe(base);
+    expect(rolloutCampaign(rollout('beacons', { target: { bundle: 'app-3' } }))).not.toBe(base);
   });
 });
