@@ -169,8 +169,12 @@ function code(text: string): string {
   return '`' + text.replace(/`/g, "'") + '`';
 }
 
+/**
+ * Free text from the repository (issue messages, versions, targets) as a comment shows it: HTML escaped (a
+ * `</details>` in a message must not close a section), on one line, and no `|` to break a table row.
+ */
 function cell(text: string): string {
-  return text.replace(/\|/g, '\\|');
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
 }
 
 /** A PR comment holds at most 65,536 characters: long sections are cut, and the whole comment too. */
@@ -206,7 +210,7 @@ export function renderMarkdown(review: Review): string {
   if (f.releases.length > 0) {
     fw.push('**Releases**', '', '| change | release | component | version | sha256 | size |', '|---|---|---|---|---|---|');
     for (const r of f.releases) {
-      fw.push(`| ${r.type} | ${cell(code(r.name))} | ${cell(`${r.hardware}/${r.component}`)} | ${cell(r.version)} | ${code(r.sha256.slice(0, 12) + '…')} | ${formatBytes(r.size)} |`);
+      fw.push(`| ${r.type} | ${code(r.name)} | ${cell(`${r.hardware}/${r.component}`)} | ${cell(r.version)} | ${code(r.sha256.slice(0, 12) + '…')} | ${formatBytes(r.size)} |`);
     }
     fw.push('');
     for (const r of f.releases.filter((r) => r.fields.length > 0)) {
@@ -217,7 +221,7 @@ export function renderMarkdown(review: Review): string {
     fw.push('**Bundles**', '');
     for (const b of f.bundles) {
       const components = Object.entries(b.components).map(([c, v]) => `${c} ${v}`).join(', ');
-      fw.push(`- ${WORD[b.type]} ${code(`${b.matrix}/${b.bundle}`)} (${b.version}): ${components}`);
+      fw.push(`- ${WORD[b.type]} ${code(`${b.matrix}/${b.bundle}`)} (${cell(b.version)}): ${cell(components)}`);
       for (const field of b.fields) fw.push(`  - ${fieldLine(field, code)}`);
     }
     fw.push('');
@@ -233,7 +237,7 @@ export function renderMarkdown(review: Review): string {
   if (f.rollouts.length > 0) {
     fw.push('**Rollouts**', '');
     for (const r of f.rollouts) {
-      fw.push(`- ${WORD[r.type]} ${code(r.name)} — target ${r.target}, active wave ${r.activeWave}`);
+      fw.push(`- ${WORD[r.type]} ${code(r.name)} — target ${cell(r.target)}, active wave ${cell(r.activeWave)}`);
       for (const field of r.fields) fw.push(`  - ${fieldLine(field, code)}`);
     }
     fw.push('');

@@ -137,6 +137,17 @@ describe('the semantic diff of two revisions', () => {
     expect(cli.stdout.indexOf('yaml-syntax')).toBeLessThan(cli.stdout.indexOf('Firmware'));
   });
 
+  it('escapes markup from the repository in markdown, so an issue message cannot close a section', async () => {
+    const repo = repository();
+    repo.write('fleet-config/sites/south.yaml', 'apiVersion: fleetform/v1\nkind: "</details><b>Site"\nmetadata: { name: south }\nspec: {}\n');
+    repo.commit('a kind with markup');
+    const cli = await fleetform(repo.dir, 'diff', 'HEAD~1', 'HEAD', '--format', 'markdown');
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain('&lt;/details&gt;&lt;b&gt;Site');
+    expect(cli.stdout).not.toContain('<b>');
+    expect(cli.stdout.match(/<\/details>/g)?.length).toBe(cli.stdout.match(/<details>/g)?.length);
+  });
+
   it('refuses an unknown revision as a usage error', async () => {
     const repo = repository();
     const cli = await fleetform(repo.dir, 'diff', 'no-such-branch', 'HEAD');
