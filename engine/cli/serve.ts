@@ -2,6 +2,7 @@
 import { Option } from 'commander';
 import type { CommandRegistrar } from './context.ts';
 import { UsageError } from './context.ts';
+import { isConnectionFailure } from '../store/errors.ts';
 
 interface ServeFlags {
   repo?: string;
@@ -64,6 +65,8 @@ function startFailure(error: unknown, port: number, identityFile: string | undef
   if (code === 'EADDRINUSE') return `port ${port} is already in use; pass --port`;
   if (code === 'EACCES') return `not allowed to listen on port ${port}; pass --port`;
   if (code === 'ENOENT' && identityFile) return `cannot read the age identity ${identityFile}: no such file`;
+  if (code === 'data-dir-unreachable') return (error as Error).message;
+  if (isConnectionFailure(error)) return `cannot reach the database: ${(error as Error).message}; check DATABASE_URL`;
   return null;
 }
 

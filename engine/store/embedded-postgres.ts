@@ -24,6 +24,15 @@ export interface RunningPostgres {
 }
 
 const USER = 'postgres';
+
+/** Running as root, the server runs as the postgres user, which must reach the data directory. */
+export class DataDirUnreachableError extends Error {
+  readonly code = 'data-dir-unreachable';
+  constructor(readonly dir: string) {
+    super(`the postgres user cannot enter ${dir}, a parent of the data directory: make it o+x (chmod o+x ${dir}), pass --data-dir elsewhere, or set DATABASE_URL`);
+    this.name = 'DataDirUnreachableError';
+  }
+}
 // Local-only server listening on 127.0.0.1; the password keeps other local users out.
 const PASSWORD = 'fleetform';
 
@@ -67,7 +76,7 @@ async function prepareForRoot(dir: string): Promise<void> {
   let parent = dirname(resolve(dir));
   while (parent !== dirname(parent)) {
     const mode = (await stat(parent)).mode;
-    if ((mode & 0o001) === 0) throw new Error(`postgres cannot traverse ${parent}: make it o+x or set DATABASE_URL`);
+    if ((mode & 0o001) === 0) throw new DataDirUnreachableError(parent);
     parent = dirname(parent);
   }
 }

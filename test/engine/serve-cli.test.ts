@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createFleetRepo, fixtureFleet, type FleetRepo } from '../support/fleet.ts';
+import { freePort } from '../../engine/store/index.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/fleetform.mjs');
 
@@ -56,6 +57,31 @@ describe('fleetform serve', () => {
     });
     expect(result.stderr).toContain(`error: port ${port} is already in use; pass --port`);
     expect(result.code).toBe(1);
+  });
+
+  it('says in one line that the database cannot be reached, and exits 1', async () => {
+    const closed = await freePort();
+    const result = await fleetform(['serve', '--repo', repo.dir, '--port', '0', '--data-dir', dataDir], {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${closed}/fleetform`,
+      FLEETFORM_HOST: '127.0.0.1',
+    });
+    expect(result.stderr).toMatch(/^error: cannot reach the database: .*; check DATABASE_URL$/m);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.code).toBe(1);
+  });
+
+  // As root the embedded server runs as the postgres user, which must be able to enter every parent.
+  it.runIf(process.getuid?.() === 0)('says in one line when the postgres user cannot reach the data directory', async () => {
+    const closedParent = await mkdtemp(join(tmpdir(), 'fleetform-private-'));
+    await chmod(closedParent, 0o700);
+    try {
+      const result = await fleetform(['serve', '--repo', repo.dir, '--port', '0', '--data-dir', join(closedParent, 'data')], { DATABASE_URL: undefined });
+      expect(result.stderr).toContain(`error: the postgres user cannot enter ${closedParent}`);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      expect(result.code).toBe(1);
+    } finally {
+      await rm(closedParent, { recursive: true, force: true });
+    }
   });
 
   it('refuses a port that is not a port with a usage error', async () => {
