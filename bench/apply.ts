@@ -5,9 +5,9 @@
 // Target: under 2 s for the example repo; the figure for a 1,000-document repo is reported.
 // Uses DATABASE_URL when set, else an embedded PostgreSQL in a temp dir.
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import pino from 'pino';
 import { Engine } from '../engine/service/index.ts';
 import { createExampleFleetRepo, createFleetRepo, type FleetRepo } from '../test/support/fleet.ts';
@@ -194,7 +194,6 @@ async function main(): Promise<void> {
     const original = await readFile(target, 'utf8');
     results.push(
       await measure(`${DOCUMENTS}-document repo`, generated, DOCUMENTS, async (run) => {
-        await mkdir(dirname(target), { recursive: true });
         await writeFile(target, original.replace('reportIntervalSeconds: 600', `reportIntervalSeconds: ${700 + run}`));
         return `site-0 reports every ${700 + run} s`;
       }, undefined),

@@ -9,22 +9,20 @@ import {
   FleetFileReader,
   firmwarePort,
   parseFleetFile,
-  renderJson,
-  renderMarkdown,
-  renderText,
+  renderReview,
   reviewChange,
+  REVIEW_FORMATS,
   reviewExitCode,
   type FailOn,
   type FleetDevice,
-  type Review,
+  type ReviewFormat,
 } from '../review/index.ts';
 import { VALIDATE_CHECKS } from '../config/index.ts';
 import type { SourceTree } from '../model/index.ts';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
 import { databaseUrl, readFleetFromDatabase } from './fleet.ts';
 
-const FORMATS = ['text', 'markdown', 'json'] as const;
-type Format = (typeof FORMATS)[number];
+const FORMATS = REVIEW_FORMATS;
 const FAIL_ON = ['blocked', 'any'] as const;
 
 interface DiffFlags {
@@ -86,16 +84,6 @@ export async function readFleetFile(file: string): Promise<FleetDevice[]> {
 }
 
 
-export function renderReview(review: Review, format: Format): string {
-  switch (format) {
-    case 'text':
-      return renderText(review);
-    case 'markdown':
-      return renderMarkdown(review);
-    case 'json':
-      return renderJson(review);
-  }
-}
 
 async function runDiff(base: string, head: string, flags: DiffFlags, ctx: CliContext): Promise<void> {
   if (!(FORMATS as readonly string[]).includes(flags.format)) {
@@ -126,7 +114,7 @@ async function runDiff(base: string, head: string, flags: DiffFlags, ctx: CliCon
     ...(identity ? { identity } : {}),
     checks: VALIDATE_CHECKS,
   });
-  ctx.stdout(renderReview(review, flags.format as Format));
+  ctx.stdout(renderReview(review, flags.format as ReviewFormat));
   ctx.exit(reviewExitCode(review, flags.failOn as FailOn | undefined));
 }
 

@@ -1,6 +1,6 @@
 // The effective config of one device, and its stable hash. Secrets are resolved here and nowhere else.
 import { createHash } from 'node:crypto';
-import type { DeviceIdentity, DeviceProfile, JsonObject, JsonValue, Snapshot, WifiNetwork } from '../model/index.ts';
+import { canonicalJson, type DeviceIdentity, type DeviceProfile, type JsonObject, type JsonValue, type Snapshot, type WifiNetwork } from '../model/index.ts';
 import { groupsForDevice } from './selector.ts';
 import { isSecretValue, type SecretVault } from './secrets.ts';
 
@@ -32,13 +32,6 @@ export function mergeConfig(base: JsonObject, override: JsonObject): JsonObject 
   return merged;
 }
 
-/** JSON with object keys sorted at every level: the same config gives the same text whatever the key order. */
-export function canonicalJson(value: JsonValue): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
-  const keys = Object.keys(value).sort();
-  return '{' + keys.map((key) => JSON.stringify(key) + ':' + canonicalJson(value[key] as JsonValue)).join(',') + '}';
-}
 
 export function configHash(config: JsonObject): string {
   return 'sha256:' + createHash('sha256').update(canonicalJson(config)).digest('hex');

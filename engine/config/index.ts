@@ -3,7 +3,8 @@ export { loadResources, type LoadOptions } from './load.ts';
 export { compileSnapshot, buildSnapshot, type CompileOptions, type CompileResult } from './compile.ts';
 export { ruleFactsCheck, rolloutReachabilityCheck, VALIDATE_CHECKS } from './fleet-checks.ts';
 export { BUILT_IN_CHECKS, secretPaths, type CheckContext, type SnapshotCheck, type ResourceOf } from './checks.ts';
-export { effectiveConfig, mergeConfig, canonicalJson, configHash, UnknownDeviceReferenceError } from './effective.ts';
+export { effectiveConfig, mergeConfig, configHash, UnknownDeviceReferenceError } from './effective.ts';
+export { canonicalJson } from '../model/index.ts';
 export { groupsForDevice, isGroupMember, matchesLabelSelector, matchesRolloutSelector } from './selector.ts';
 export {
   SecretVault,

@@ -4,7 +4,7 @@
 // threads when there are enough of them. Same results as parsing in-thread, same order.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { fastPathApplies, parseYamlValues, type RawYamlFile } from './yaml-values.mjs';
+import { fastPathApplies, parseYamlValues, parseYamlValuesFast, parseYamlValuesReference, type RawYamlFile } from './yaml-values.mjs';
 
 /** Turns the texts of YAML files into values and syntax errors, in order. */
 export type YamlFilesParser = (texts: readonly string[]) => Promise<RawYamlFile[]>;
@@ -21,14 +21,25 @@ export function parallelYamlParser(options: ParallelParseOptions = {}): YamlFile
   const threads = Math.max(1, options.threads ?? Math.min(availableParallelism(), 4));
   const minBytes = options.minBytes ?? 256 * 1024;
   return async (texts) => {
-    const slow = texts.map((_, i) => i).filter((i) => !fastPathApplies(texts[i] ?? ''));
-    const slowBytes = slow.reduce((sum, i) => sum + (texts[i]?.length ?? 0), 0);
-    if (threads === 1 || slowBytes < minBytes) return texts.map((text) => parseYamlValues(text));
-    const results = new Array<RawYamlFile>(texts.length);
-    const slowSet = new Set(slow);
+    if (threads === 1) return texts.map((text) => parseYamlValues(text));
+    // The gate runs once per file: its verdict picks the parser.
+    const fast: number[] = [];
+    const slow: number[] = [];
+    let slowBytes = 0;
     texts.forEach((text, i) => {
-      if (!slowSet.has(i)) results[i] = parseYamlValues(text);
+      if (fastPathApplies(text)) fast.push(i);
+      else {
+        slow.push(i);
+        slowBytes += text.length;
+      }
     });
+    const results = new Array<RawYamlFile>(texts.length);
+    const parseFast = (): void => fast.forEach((i) => (results[i] = parseYamlValuesFast(texts[i] ?? '')));
+    if (slowBytes < minBytes) {
+      parseFast();
+      for (const i of slow) results[i] = parseYamlValuesReference(texts[i] ?? '');
+      return results;
+    }
     // Greedy split by size, biggest first, into `threads` shares of similar weight.
     const shares = Array.from({ length: threads }, () => ({ bytes: 0, indexes: [] as number[] }));
     const order = slow.sort((a, b) => (texts[b]?.length ?? 0) - (texts[a]?.length ?? 0));
@@ -51,8 +62,9 @@ export function parallelYamlParser(options: ParallelParseOptions = {}): YamlFile
           worker.postMessage(share.indexes.map((i) => texts[i]));
         }),
     );
-    // The calling thread takes the first share while the workers start up and parse theirs.
-    for (const i of shares[0]?.indexes ?? []) results[i] = parseYamlValues(texts[i] ?? '');
+    // The calling thread takes the fast-path files and the first share while the workers start up and parse theirs.
+    parseFast();
+    for (const i of shares[0]?.indexes ?? []) results[i] = parseYamlValuesReference(texts[i] ?? '');
     await Promise.all(pending);
     return results;
   };

@@ -7,6 +7,8 @@ export interface RawYamlFile {
 
 /** js-yaml under a YAML 1.2 core schema when the text allows it, else the reference. */
 export declare function parseYamlValues(text: string): RawYamlFile;
+/** For a text `fastPathApplies` accepted (the gate is not run again). */
+export declare function parseYamlValuesFast(text: string): RawYamlFile;
 /** The `yaml` package: the meaning every path must agree with. */
 export declare function parseYamlValuesReference(text: string): RawYamlFile;
 /** Whether the fast path may read the text; false: only the reference parser means it the same. */

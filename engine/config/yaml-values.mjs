@@ -201,7 +201,11 @@ export function fastPathApplies(text) {
 }
 
 export function parseYamlValues(text) {
-  if (!fastPathApplies(text)) return parseYamlValuesReference(text);
+  return fastPathApplies(text) ? parseYamlValuesFast(text) : parseYamlValuesReference(text);
+}
+
+/** For a text `fastPathApplies` accepted: js-yaml, or the reference for what it refuses or counts differently. */
+export function parseYamlValuesFast(text) {
   let values;
   try {
     values = jsyaml.loadAll(text, null, { schema: CORE_1_2 });

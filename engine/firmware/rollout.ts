@@ -1,7 +1,7 @@
 // Rollout policy as pure functions of the declared rollout, counters and `now`: wave membership by a
 // stable hash, throttles, step timeouts, and the automatic pause of a failing wave.
 import { createHash } from 'node:crypto';
-import type { InFlightCounts, InFlightStep, Rollout, RolloutThrottle, RolloutWave, WaveProgress } from '../model/index.ts';
+import { canonicalJson, type InFlightCounts, type InFlightStep, type JsonValue, type Rollout, type RolloutThrottle, type RolloutWave, type WaveProgress } from '../model/index.ts';
 
 /**
  * The device's stable bucket in [0, 100) for a rollout: the first 4 bytes of sha256(rollout, device) as an
@@ -22,7 +22,7 @@ export function rolloutCampaign(rollout: Rollout): string {
   const cached = campaigns.get(rollout);
   if (cached) return cached;
   const { paused: _paused, ...spec } = rollout.spec;
-  const digest = createHash('sha256').update(canonical(spec)).digest('hex').slice(0, 16);
+  const digest = createHash('sha256').update(canonicalJson(spec as unknown as JsonValue)).digest('hex').slice(0, 16);
   const key = `${rollout.metadata.name}#${digest}`;
   campaigns.set(rollout, key);
   return key;
@@ -30,14 +30,6 @@ export function rolloutCampaign(rollout: Rollout): string {
 
 /** Snapshots are frozen: a rollout object's campaign never changes. */
 const campaigns = new WeakMap<Rollout, string>();
-
-function canonical(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return '[' + value.map(canonical).join(',') + ']';
-  const entries = Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== undefined);
-  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return '{' + entries.map(([key, item]) => JSON.stringify(key) + ':' + canonical(item)).join(',') + '}';
-}
 
 /** The wave a bucket falls in: the first wave (waves are cumulative percentages) whose percent exceeds it. */
 export function waveForBucket(waves: readonly RolloutWave[], bucket: number): RolloutWave | null {

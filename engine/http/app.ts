@@ -4,6 +4,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { DEVICE_STATUSES, type CheckInAnswer, type CheckInRequest } from '../model/index.ts';
+import { REVIEW_FORMATS, type ReviewFormat } from '../review/index.ts';
 import { errorShape, RouteNotFoundError } from './errors.ts';
 import { readJsonBody } from './body.ts';
 import { queryEnum, queryInt, queryText } from './query.ts';
@@ -22,9 +23,9 @@ export interface DeviceListQuery {
   offset?: number;
 }
 
-/** Renderings of a revision plan (`GET /v1/revisions/{sha}/plan?format=`); json is the default. */
-export const PLAN_FORMATS = ['json', 'markdown', 'text'] as const;
-export type PlanFormat = (typeof PLAN_FORMATS)[number];
+/** Renderings of a revision plan (`GET /v1/revisions/{sha}/plan?format=`): the review's; json is the default. */
+export const PLAN_FORMATS = REVIEW_FORMATS;
+export type PlanFormat = ReviewFormat;
 
 export interface OperatorTokenRequest {
   name: string;

@@ -21,6 +21,14 @@ export type Labels = Readonly<Record<string, string>>;
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
+/** JSON with object keys sorted at every level: the same value gives the same text whatever the key order. */
+export function canonicalJson(value: JsonValue): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
+  const keys = Object.keys(value).sort();
+  return '{' + keys.map((key) => JSON.stringify(key) + ':' + canonicalJson(value[key] as JsonValue)).join(',') + '}';
+}
+
 export interface Metadata {
   name: string;
   labels?: Labels;

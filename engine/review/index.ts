@@ -17,6 +17,6 @@ export {
   type ImpactInput,
 } from './impact.ts';
 export { parseFleetFile, parseFleetDevice, FleetFileReader, FleetFileError, type FleetDevice } from './fleet.ts';
-export { renderText, renderMarkdown, renderJson, blastRadius, formatBytes, MARKDOWN_SECTION_LINES, MARKDOWN_MAX_CHARS } from './render.ts';
+export { renderText, renderMarkdown, renderJson, renderReview, REVIEW_FORMATS, type ReviewFormat, blastRadius, formatBytes, MARKDOWN_SECTION_LINES, MARKDOWN_MAX_CHARS } from './render.ts';
 export { formatResourceYaml, FormatError } from './canonical.ts';
 export { firmwarePort } from './firmware-port.ts';

@@ -312,6 +312,21 @@ function impactMarkdown(impact: FleetImpact, note: string | null): string[] {
 
 // ── json ──────────────────────────────────────────────────────────────────
 
+/** The formats a review renders to: terminals, pull-request comments, tools. */
+export const REVIEW_FORMATS = ['text', 'markdown', 'json'] as const;
+export type ReviewFormat = (typeof REVIEW_FORMATS)[number];
+
+export function renderReview(review: Review, format: ReviewFormat): string {
+  switch (format) {
+    case 'text':
+      return renderText(review);
+    case 'markdown':
+      return renderMarkdown(review);
+    case 'json':
+      return renderJson(review);
+  }
+}
+
 export function renderJson(review: Review): string {
   return JSON.stringify({ summary: blastRadius(review), ...review }, null, 2) + '\n';
 }

@@ -81,6 +81,11 @@ function eventRecord(event: FirmwareEvent): FirmwareEventRecord {
   }
 }
 
+/** The rollout of that name in the revision the check-in uses (a handful per fleet: a scan is enough). */
+function declaredRollout(active: ActiveRevision, name: string): Rollout | undefined {
+  return active.snapshot.rollouts.find((r) => r.metadata.name === name);
+}
+
 export class CheckInService {
   /** Rollout runtime (auto-pause, wave progress) as of the last refresh plus this process's own updates. */
   private runtimes = new Map<string, RolloutRuntimeState>();
@@ -129,7 +134,7 @@ export class CheckInService {
       config,
       pendingCommands: context.pendingCommands,
       rolloutRuntime: (name) => {
-        const rollout = active.snapshot.rollouts.find((r) => r.metadata.name === name);
+        const rollout = declaredRollout(active, name);
         return rollout ? this.rolloutRuntime(rollout) : NO_RUNTIME;
       },
       now: now.getTime(),
@@ -168,7 +173,7 @@ export class CheckInService {
     let autoPause: CheckInRecord['autoPause'] = null;
     // Counted under the rollout's campaign; a rollout gone from git has no wave and no pause here.
     const campaignOf = (name: string): string | null => {
-      const rollout = active.snapshot.rollouts.find((r) => r.metadata.name === name);
+      const rollout = declaredRollout(active, name);
       return rollout ? rolloutCampaign(rollout) : null;
     };
     for (const event of assessment.events) {

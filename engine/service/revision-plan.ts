@@ -3,12 +3,17 @@
 import type { Logger } from 'pino';
 import { GitAdapterError, readRevisionTree, type GitCache } from '../git/index.ts';
 import { VALIDATE_CHECKS } from '../config/index.ts';
-import { firmwarePort, renderJson, renderMarkdown, renderText, reviewChange } from '../review/index.ts';
+import { firmwarePort, renderReview, reviewChange } from '../review/index.ts';
 import type { FleetStore } from '../store/index.ts';
 import type { PlanFormat } from '../http/index.ts';
 import { readFleetDevices } from './fleet-devices.ts';
 import { EngineError, NotFoundError } from './errors.ts';
 
+const CONTENT_TYPES: Record<PlanFormat, string> = {
+  json: 'application/json; charset=utf-8',
+  markdown: 'text/markdown; charset=utf-8',
+  text: 'text/plain; charset=utf-8',
+};
 
 export interface RenderedPlan {
   contentType: string;
@@ -56,14 +61,7 @@ export class RevisionPlanner {
       ...(this.options.identity ? { identity: this.options.identity } : {}),
     });
     this.options.log.info({ base: request.base, head: request.head, devices: devices.length, ms: Math.round(performance.now() - started) }, 'revision plan');
-    switch (request.format) {
-      case 'json':
-        return { contentType: 'application/json; charset=utf-8', body: renderJson(review) };
-      case 'markdown':
-        return { contentType: 'text/markdown; charset=utf-8', body: renderMarkdown(review) };
-      case 'text':
-        return { contentType: 'text/plain; charset=utf-8', body: renderText(review) };
-    }
+    return { contentType: CONTENT_TYPES[request.format], body: renderReview(review, request.format) };
   }
 
   private async tree(ref: string, field: string): ReturnType<typeof readRevisionTree> {

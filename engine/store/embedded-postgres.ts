@@ -24,6 +24,8 @@ export interface RunningPostgres {
 }
 
 const USER = 'postgres';
+// Local-only server listening on 127.0.0.1; the password keeps other local users out.
+const PASSWORD = 'fleetform';
 
 /** Running as root, the server runs as the postgres user, which must reach the data directory. */
 export class DataDirUnreachableError extends Error {
@@ -33,8 +35,6 @@ export class DataDirUnreachableError extends Error {
     this.name = 'DataDirUnreachableError';
   }
 }
-// Local-only server listening on 127.0.0.1; the password keeps other local users out.
-const PASSWORD = 'fleetform';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {

@@ -10,7 +10,7 @@ export type {
   RolloutRuntimeState,
 } from './store.ts';
 export type { CommandRow, CommandStatus, DeviceRow, FirmwareEventRow, OperatorRole, OperatorTokenRow, RevisionRow } from './entities.ts';
-export { startEmbeddedPostgres, freePort, DataDirUnreachableError } from './embedded-postgres.ts';
+export { startEmbeddedPostgres, freePort } from './embedded-postgres.ts';
 export type { EmbeddedPostgresOptions, RunningPostgres } from './embedded-postgres.ts';
 export { StoreError, DatabaseUnavailableError, DeviceExistsError, isConnectionFailure } from './errors.ts';
 export { ADVISORY_LOCK_GIT_FOLLOWER, REVISION_CHANNEL, RevisionChannel } from './notify.ts';

@@ -699,13 +699,13 @@ export class FleetStore {
         waves,
       );
     }
-    const pauses = records.flatMap((r) => (r.autoPause ? [{ rollout: r.autoPause.campaign, reason: r.autoPause.reason, at: r.receivedAt }] : []));
+    const pauses = records.flatMap((r) => (r.autoPause ? [{ campaign: r.autoPause.campaign, reason: r.autoPause.reason, at: r.receivedAt }] : []));
     if (pauses.length > 0) {
       await run(
         'fleetform_auto_pause',
         `insert into rollout_runtime (rollout, auto_paused_reason, auto_paused_at)
-         select distinct on (rollout) rollout, reason, at from jsonb_to_recordset($1::jsonb) as v(rollout text, reason text, at timestamptz)
-         order by rollout, at
+         select distinct on (campaign) campaign, reason, at from jsonb_to_recordset($1::jsonb) as v(campaign text, reason text, at timestamptz)
+         order by campaign, at
          on conflict (rollout) do update set auto_paused_reason = excluded.auto_paused_reason,
            auto_paused_at = excluded.auto_paused_at where rollout_runtime.auto_paused_reason is null`,
         pauses,
