@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../engine/store/embedded-postgres.ts';
+import { keepExitCode } from './exit-code.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,6 +15,8 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The run's exit code must say whether a test failed, whatever ends the process.
+  keepExitCode();
   const fromEnv = process.env.DATABASE_URL;
   if (fromEnv) {
     project.provide('databaseAdminUrl', fromEnv);
