@@ -80,7 +80,7 @@ async function main(): Promise<void> {
       for (let i = offset; i < Math.min(devices, offset + chunk); i++) {
         batch.push({ id: `dev-${i}`, tenant: 'acme', profile: 'locator', site: siteName(i), labels: {}, tokenHash: `h${i}`, firmwareState: INITIAL_FIRMWARE_STATE });
       }
-      await store.insertDevices(batch);
+      await store.devices.insertMany(batch);
     }
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();

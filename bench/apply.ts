@@ -106,7 +106,7 @@ function generatedFleet(documents: number): Record<string, string> {
 async function waitApplied(engine: Engine, label: string, sha: string): Promise<void> {
   for (let polls = 0; engine.revisions.current?.sha !== sha; polls++) {
     if (polls % 50 === 0) {
-      const row = await engine.store.getRevision(sha);
+      const row = await engine.store.revisions.get(sha);
       if (row?.status === 'rejected') {
         const issues = row.issues.slice(0, 5).map((i) => `${i.file}:${i.line}:${i.column} ${i.message}`);
         throw new Error(`${label}: the engine rejected ${sha}:\n  ${issues.join('\n  ')}`);

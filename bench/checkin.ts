@@ -155,7 +155,7 @@ async function main(): Promise<void> {
           firmwareState: INITIAL_FIRMWARE_STATE,
         });
       }
-      await store.insertDevices(batch);
+      await store.devices.insertMany(batch);
     }
     await store.close();
     const loadSeconds = (Date.now() - started) / 1000;
@@ -175,7 +175,7 @@ async function main(): Promise<void> {
     // Warm-up: JIT, pools, config memo.
     await runDriver(`http://127.0.0.1:${port}`, 'checkin', devices, 3, connections);
     const checkIns = await runDriver(`http://127.0.0.1:${port}`, 'checkin', devices, duration, connections);
-    const stored = await engine.store.countCheckIns();
+    const stored = await engine.store.checkIns.count();
     await engine.close();
 
     const hello = new Koa();

@@ -93,7 +93,7 @@ export class CheckInService {
   constructor(private readonly options: CheckInServiceOptions) {}
 
   async refreshRolloutRuntimes(): Promise<void> {
-    this.runtimes = await this.options.store.loadRolloutRuntimes();
+    this.runtimes = await this.options.store.rollouts.loadRuntimes();
   }
 
   /** The bookkeeping of the rollout as declared now: a changed rollout is a new campaign with none. */
@@ -105,7 +105,7 @@ export class CheckInService {
     const { store } = this.options;
     // The revision this check-in uses from start to end, whatever is applied meanwhile.
     const active = this.options.revision();
-    const context = await store.loadCheckInContext(deviceId);
+    const context = await store.checkIns.loadContext(deviceId);
     const presented = hashToken(token ?? '');
     if (!context || context.tokenRevoked || !token || !hashesEqual(presented, context?.tokenHash ?? EMPTY_TOKEN_HASH)) {
       throw new UnauthorizedError();
@@ -144,7 +144,7 @@ export class CheckInService {
     let grant: { stepId: string } | null = null;
     const candidate = assessment.candidate;
     if (candidate) {
-      const taken = await store.takeThrottleSlot({
+      const taken = await store.slots.take({
         rollout: candidate.rollout,
         cell: candidate.cell,
         maxInFlight: candidate.maxInFlight,
@@ -219,11 +219,11 @@ export class CheckInService {
       autoPause,
     };
     try {
-      await store.recordCheckIn(record);
+      await store.checkIns.record(record);
     } catch (error) {
       // Not acknowledged: give the slot back so the step can go to a device that hears the answer.
       if (grant && candidate) {
-        store.releaseSlots([{ rollout: candidate.rollout, cell: candidate.cell }]).catch(() => undefined);
+        store.slots.release([{ rollout: candidate.rollout, cell: candidate.cell }]).catch(() => undefined);
       }
       throw error;
     }

@@ -149,8 +149,8 @@ export class Engine implements EngineApi {
       cellTower: (cell) => this.alerts.cellTower(cell),
     });
     this.metrics = new EngineMetrics({
-      devicesByStatus: () => store.countDevicesByStatus(),
-      stepsInFlight: () => store.stepsInFlight(),
+      devicesByStatus: () => store.devices.countByStatus(),
+      stepsInFlight: () => store.rollouts.stepsInFlight(),
       appliedRevision: () => {
         const active = this.revisions.current;
         return active ? { sha: active.sha, appliedAt: active.appliedAt } : null;
@@ -240,14 +240,14 @@ export class Engine implements EngineApi {
     const given = this.options.adminToken;
     if (given) {
       const hash = hashToken(given);
-      if (!(await this.store.hasOperatorTokenHash(hash))) {
-        await this.store.createOperatorToken({ name: 'bootstrap-admin', tokenHash: hash, role: 'admin', tenants: [ALL_TENANTS] });
+      if (!(await this.store.operatorTokens.hasHash(hash))) {
+        await this.store.operatorTokens.create({ name: 'bootstrap-admin', tokenHash: hash, role: 'admin', tenants: [ALL_TENANTS] });
       }
       return;
     }
-    if (await this.store.hasAdminToken()) return;
+    if (await this.store.operatorTokens.hasAdmin()) return;
     const token = generateToken('ffo');
-    await this.store.createOperatorToken({ name: 'bootstrap-admin', tokenHash: hashToken(token), role: 'admin', tenants: [ALL_TENANTS] });
+    await this.store.operatorTokens.create({ name: 'bootstrap-admin', tokenHash: hashToken(token), role: 'admin', tenants: [ALL_TENANTS] });
     await this.options.onAdminTokenGenerated?.(token);
   }
 
@@ -264,11 +264,11 @@ export class Engine implements EngineApi {
     const declared = new Map(active.snapshot.rollouts.map((rollout) => [rollout.metadata.name, rollout]));
     // A rollout removed from git may still have steps out: they end under the default timeout and
     // failure policy (as a late check-in would), or their slots would be held for ever.
-    const names = new Set([...declared.keys(), ...(await this.store.stepsInFlight()).keys()]);
+    const names = new Set([...declared.keys(), ...(await this.store.rollouts.stepsInFlight()).keys()]);
     for (const name of [...names].sort()) {
       const rollout = declared.get(name);
       // Steps in flight are few (bounded by the throttles); the deadline rule is the firmware module's.
-      for (const device of await this.store.findExpiredSteps(name, now.getTime())) {
+      for (const device of await this.store.rollouts.findExpiredSteps(name, now.getTime())) {
         const step = device.firmwareState.step;
         if (!step || !isStepTimedOut(step, rollout?.spec.throttle, now.getTime())) continue;
         const transition = applyFirmwareEvent(device.firmwareState, { type: 'timed-out' }, rollout?.spec.failurePolicy, now.getTime());
@@ -278,7 +278,7 @@ export class Engine implements EngineApi {
         const stepEvent = { rollout: name, wave, stepId: step.id, component: step.component, fromVersion: step.from, toVersion: step.to, cell: step.cell };
         const events = [{ type: 'step-timed-out', ...stepEvent, error: 'step timed out' }];
         if (transition.quarantined) events.push({ type: 'quarantined', ...stepEvent, error: 'step timed out' });
-        const ended = await this.store.expireStep({
+        const ended = await this.store.rollouts.expireStep({
           deviceId: device.id,
           stepId: step.id,
           rollout: name,
@@ -315,7 +315,7 @@ export class Engine implements EngineApi {
 
   private async authorize(token: BearerToken, role: OperatorRole): Promise<Principal> {
     if (!token) throw new UnauthorizedError();
-    const row: OperatorTokenRow | null = await this.store.findOperatorToken(hashToken(token));
+    const row: OperatorTokenRow | null = await this.store.operatorTokens.findByHash(hashToken(token));
     if (!row) throw new UnauthorizedError();
     if (ROLE_RANK[row.role] < ROLE_RANK[role]) throw new ForbiddenError(`this needs the ${role} role`);
     return { id: row.id, name: row.name, role: row.role, tenants: row.tenants.includes(ALL_TENANTS) ? null : row.tenants };
@@ -327,7 +327,7 @@ export class Engine implements EngineApi {
 
   /** A device outside the token's tenants does not exist for it. */
   private async scopedDevice(principal: Principal, id: string): Promise<DeviceRow> {
-    const device = await this.store.getDevice(id);
+    const device = await this.store.devices.get(id);
     if (!device || !this.inScope(principal, device.tenant)) throw new NotFoundError('device', id);
     return device;
   }
@@ -350,7 +350,7 @@ export class Engine implements EngineApi {
     if (!this.inScope(principal, tenant)) throw new ForbiddenError(`site ${registration.site} belongs to a tenant outside this token's scope`);
     const deviceToken = generateToken('ffd');
     // A duplicate id surfaces as DeviceExistsError (409) from the store.
-    await this.store.registerDevice({
+    await this.store.devices.register({
       id: registration.id,
       tenant,
       profile: registration.profile,
@@ -361,7 +361,7 @@ export class Engine implements EngineApi {
       firmwareState: INITIAL_FIRMWARE_STATE,
     });
     this.options.log.info({ device: registration.id, operator: principal.name }, 'device registered');
-    const device = await this.store.getDevice(registration.id);
+    const device = await this.store.devices.get(registration.id);
     // The only time the device token is ever shown.
     return { device: device ? deviceSummary(device) : { id: registration.id }, token: deviceToken };
   }
@@ -370,7 +370,7 @@ export class Engine implements EngineApi {
     const principal = await this.authorize(token, 'operator');
     await this.scopedDevice(principal, deviceId);
     const deviceToken = generateToken('ffd');
-    await this.store.rotateDeviceToken(deviceId, hashToken(deviceToken), this.now());
+    await this.store.devices.rotateToken(deviceId, hashToken(deviceToken), this.now());
     this.options.log.info({ device: deviceId, operator: principal.name }, 'device token rotated');
     return { id: deviceId, token: deviceToken };
   }
@@ -378,13 +378,13 @@ export class Engine implements EngineApi {
   async revokeDeviceToken(token: BearerToken, deviceId: string): Promise<void> {
     const principal = await this.authorize(token, 'operator');
     await this.scopedDevice(principal, deviceId);
-    await this.store.revokeDeviceToken(deviceId, this.now());
+    await this.store.devices.revokeToken(deviceId, this.now());
     this.options.log.info({ device: deviceId, operator: principal.name }, 'device token revoked');
   }
 
   async listDevices(token: BearerToken, query: DeviceListQuery): Promise<object> {
     const principal = await this.authorize(token, 'viewer');
-    const rows = await this.store.listDevices({
+    const rows = await this.store.devices.list({
       tenants: principal.tenants,
       ...query,
       limit: Math.min(query.limit ?? 100, 1000),
@@ -395,7 +395,7 @@ export class Engine implements EngineApi {
   async getDevice(token: BearerToken, deviceId: string): Promise<object> {
     const principal = await this.authorize(token, 'viewer');
     const device = await this.scopedDevice(principal, deviceId);
-    const [history, commands] = await Promise.all([this.store.firmwareHistory(deviceId), this.store.listCommands(deviceId)]);
+    const [history, commands] = await Promise.all([this.store.devices.firmwareHistory(deviceId), this.store.commands.list(deviceId)]);
     const active = this.revisions.current;
     return {
       ...deviceSummary(device),
@@ -444,7 +444,7 @@ export class Engine implements EngineApi {
   async queueCommand(token: BearerToken, deviceId: string, command: CommandRequest): Promise<object> {
     const principal = await this.authorize(token, 'operator');
     await this.scopedDevice(principal, deviceId);
-    const row = await this.store.queueCommand({
+    const row = await this.store.commands.queue({
       deviceId,
       type: command.type,
       params: command.params ?? {},
@@ -457,19 +457,19 @@ export class Engine implements EngineApi {
   async listCommands(token: BearerToken, deviceId: string): Promise<object> {
     const principal = await this.authorize(token, 'viewer');
     await this.scopedDevice(principal, deviceId);
-    const rows = await this.store.listCommands(deviceId);
+    const rows = await this.store.commands.list(deviceId);
     return { commands: rows.map((c) => ({ ...c, createdAt: iso(c.createdAt), deliveredAt: iso(c.deliveredAt), completedAt: iso(c.completedAt) })) };
   }
 
   async listRevisions(token: BearerToken): Promise<object> {
     await this.authorize(token, 'viewer');
-    const rows = await this.store.listRevisions();
+    const rows = await this.store.revisions.list();
     return { active: this.revisions.current?.sha ?? null, revisions: rows.map((r) => revisionView(r, false)) };
   }
 
   async getRevision(token: BearerToken, sha: string): Promise<object> {
     await this.authorize(token, 'viewer');
-    const row = await this.store.getRevision(sha);
+    const row = await this.store.revisions.get(sha);
     if (!row) throw new NotFoundError('revision', sha);
     return revisionView(row, true);
   }
@@ -485,7 +485,7 @@ export class Engine implements EngineApi {
     const rollout = snapshot.rollouts.find((r) => r.metadata.name === name);
     if (!rollout) throw new NotFoundError('rollout', name);
     const runtime = this.checkIns.rolloutRuntime(rollout);
-    const inFlight = await this.store.inFlightCounts(name);
+    const inFlight = await this.store.slots.inFlightCounts(name);
     const waveIndex = rollout.spec.waves.findIndex((w) => w.name === rollout.spec.activeWave);
     const pausedReason = rollout.spec.paused ? 'paused in git' : runtime.autoPausedReason;
     const view: Record<string, unknown> = {
@@ -510,7 +510,7 @@ export class Engine implements EngineApi {
     };
     if (detailed) {
       // Per wave: members by stable hash bucket among the devices this rollout governs (within the token's tenants).
-      const members = await this.store.deviceMembership(principal?.tenants ?? null);
+      const members = await this.store.devices.membership(principal?.tenants ?? null);
       const perWave = new Map<string, { devices: number; inFlight: number; byStatus: Record<string, number> }>();
       const byStatus: Record<string, number> = {};
       for (const device of members) {
@@ -562,7 +562,7 @@ export class Engine implements EngineApi {
       throw new ForbiddenError('a token cannot grant tenants outside its own scope');
     }
     const operatorToken = generateToken('ffo');
-    const id = await this.store.createOperatorToken({ name: body.name, tokenHash: hashToken(operatorToken), role: body.role, tenants: body.tenants });
+    const id = await this.store.operatorTokens.create({ name: body.name, tokenHash: hashToken(operatorToken), role: body.role, tenants: body.tenants });
     return { id, name: body.name, role: body.role, tenants: body.tenants, token: operatorToken };
   }
 

@@ -10,7 +10,7 @@ const PAGE = 5_000;
 export async function readFleetDevices(store: FleetStore, tenants: readonly string[] | null): Promise<FleetDevice[]> {
   const devices: FleetDevice[] = [];
   for (let offset = 0; ; offset += PAGE) {
-    const rows = await store.listDevices({ tenants, limit: PAGE, offset });
+    const rows = await store.devices.list({ tenants, limit: PAGE, offset });
     for (const row of rows) {
       const device: FleetDevice = {
         id: row.id,

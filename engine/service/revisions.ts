@@ -68,7 +68,7 @@ export class RevisionFollower {
   }
 
   async start(): Promise<void> {
-    const last = await this.options.store.lastAppliedRevision();
+    const last = await this.options.store.revisions.lastApplied();
     if (last) await this.enqueue(() => this.adopt(last.sha));
     await this.tick();
     this.timer = setInterval(() => void this.tick(), this.options.leaseRetryMs ?? 2000);
@@ -113,7 +113,7 @@ export class RevisionFollower {
         return;
       }
       // Not the follower: catch up on a notification missed while disconnected.
-      const last = await this.options.store.lastAppliedRevision();
+      const last = await this.options.store.revisions.lastApplied();
       if (last && last.sha !== this.active?.sha) await this.enqueue(() => this.adopt(last.sha));
     } catch (error) {
       this.options.log.warn({ err: error }, 'revision coordination failed; retrying');
@@ -158,14 +158,14 @@ export class RevisionFollower {
     if (sha === this.lastSeenHead) return;
     this.lastSeenHead = sha;
     if (sha === this.active?.sha) return;
-    const known = await store.getRevision(sha);
+    const known = await store.revisions.get(sha);
     if (known?.status === 'rejected') return;
     const tree = await readRevisionTree({ dir: repoDir, ref: sha, cache: this.gitCache });
     const compiled = await compileRevision(tree, this.options.compile);
     const at = this.options.now();
     const commit = tree.commit;
     if (!compiled.snapshot || hasErrors(compiled.issues)) {
-      await store.recordRevision({
+      await store.revisions.record({
         sha,
         author: commit?.author ?? '',
         message: commit?.message ?? '',
@@ -179,7 +179,7 @@ export class RevisionFollower {
       return;
     }
     // Record first: what the database says is applied is what every process serves.
-    await store.recordRevision({
+    await store.revisions.record({
       sha,
       author: commit?.author ?? '',
       message: commit?.message ?? '',
@@ -201,7 +201,7 @@ export class RevisionFollower {
       this.options.log.error({ revision: sha }, 'an applied revision does not compile here (secrets or identity differ?)');
       return;
     }
-    const row = await this.options.store.getRevision(sha);
+    const row = await this.options.store.revisions.get(sha);
     this.swap({ sha, snapshot: compiled.snapshot, secrets: compiled.secrets, appliedAt: row?.appliedAt ?? this.options.now(), memo: new Map() });
   }
 

@@ -1,14 +1,12 @@
 // The store's public face: PostgreSQL (embedded or DATABASE_URL), migrations, the fleet store.
 export { FleetStore } from './store.ts';
-export type {
-  CheckInContext,
-  CheckInRecord,
-  DeviceFilter,
-  FirmwareEventRecord,
-  NewDevice,
-  OpenStoreOptions,
-  RolloutRuntimeState,
-} from './store.ts';
+export type { OpenStoreOptions } from './store.ts';
+export type { CheckInBatching, CheckInContext, CheckInRecord, CheckInStore, FirmwareEventRecord } from './check-ins.ts';
+export type { DeviceFilter, DeviceStore, NewDevice } from './devices.ts';
+export type { RevisionStore } from './revisions.ts';
+export type { RolloutRuntimeState, RolloutStore, ThrottleSlots } from './rollouts.ts';
+export type { CommandStore } from './commands.ts';
+export type { OperatorTokenStore } from './operator-tokens.ts';
 export type { CommandRow, CommandStatus, DeviceRow, FirmwareEventRow, OperatorRole, OperatorTokenRow, RevisionRow } from './entities.ts';
 export { startEmbeddedPostgres, freePort } from './embedded-postgres.ts';
 export type { EmbeddedPostgresOptions, RunningPostgres } from './embedded-postgres.ts';

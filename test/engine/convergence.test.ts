@@ -106,6 +106,6 @@ describe('a device converges step by step', () => {
 
   it('records every check-in it answered', async () => {
     // 3 to converge, 2 after the target moved, 2 around the rejected commit.
-    expect(await server.engine.store.countCheckIns('trk-1')).toBe(7);
+    expect(await server.engine.store.checkIns.count('trk-1')).toBe(7);
   });
 });

@@ -37,7 +37,7 @@ describe('device authentication', () => {
     expect(missing.status).toBe(401);
     expect(wrong.text).toBe(unknown.text);
     expect(missing.text).toBe(unknown.text);
-    expect(await server.engine.store.countCheckIns()).toBe(0);
+    expect(await server.engine.store.checkIns.count()).toBe(0);
   });
 
   it('a revoked token stops working; a rotated one replaces it', async () => {
@@ -61,14 +61,14 @@ describe('device authentication', () => {
 
 describe('check-in bodies', () => {
   it('a body missing a required field is a 400 naming it, and nothing is stored', async () => {
-    const before = await server.engine.store.countCheckIns('dev-a');
+    const before = await server.engine.store.checkIns.count('dev-a');
     const result = await request<{ error: { code: string; field: string } }>(url('dev-a'), {
       token,
       body: { reported: { configHash: null }, telemetry: { time: '2026-11-22T08:00:00Z' } },
     });
     expect(result.status).toBe(400);
     expect(result.body.error).toMatchObject({ code: 'invalid-request', field: '/reported/firmware' });
-    expect(await server.engine.store.countCheckIns('dev-a')).toBe(before);
+    expect(await server.engine.store.checkIns.count('dev-a')).toBe(before);
   });
 
   it('a value out of range names its JSON path', async () => {
@@ -87,19 +87,19 @@ describe('check-in bodies', () => {
   });
 
   it('an oversized body is a 413, and nothing is stored', async () => {
-    const before = await server.engine.store.countCheckIns('dev-a');
+    const before = await server.engine.store.checkIns.count('dev-a');
     const huge = checkInBody({ mcu: '1.0.0', ble: '1.0.0' }, { state: { blob: 'x'.repeat(64 * 1024) } });
     const result = await request<{ error: { code: string } }>(url('dev-a'), { token, body: huge });
     expect(result.status).toBe(413);
     expect(result.body.error.code).toBe('payload-too-large');
-    expect(await server.engine.store.countCheckIns('dev-a')).toBe(before);
+    expect(await server.engine.store.checkIns.count('dev-a')).toBe(before);
   });
 
   it('a valid check-in is stored before it is answered', async () => {
-    const before = await server.engine.store.countCheckIns('dev-a');
+    const before = await server.engine.store.checkIns.count('dev-a');
     const result = await checkIn(server.url, 'dev-a', token, body);
     expect(result.status).toBe(200);
-    expect(await server.engine.store.countCheckIns('dev-a')).toBe(before + 1);
+    expect(await server.engine.store.checkIns.count('dev-a')).toBe(before + 1);
   });
 });
 
@@ -113,7 +113,7 @@ describe('check-in frequency', () => {
       const again = await checkIn(strict.url, 'dev-chatty', deviceToken, body);
       expect(again.status).toBe(429);
       expect(Number(again.headers.get('retry-after'))).toBeGreaterThan(0);
-      expect(await strict.engine.store.countCheckIns('dev-chatty')).toBe(1);
+      expect(await strict.engine.store.checkIns.count('dev-chatty')).toBe(1);
     } finally {
       await strict.close();
     }

@@ -68,7 +68,7 @@ describe('the example fleet', () => {
       expect(answer.status).toBe(503);
       expect(answer.body.error.code).toBe('secret-unavailable');
       expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
-      expect(await blind.engine.store.countCheckIns('car-3')).toBe(0);
+      expect(await blind.engine.store.checkIns.count('car-3')).toBe(0);
     } finally {
       await blind.close();
     }

@@ -56,6 +56,6 @@ describe('database outage', () => {
     });
     expect(back.status).toBe(200);
     // The refused check-in was never stored: the two answered ones are.
-    expect(await server.engine.store.countCheckIns('dark-1')).toBe(2);
+    expect(await server.engine.store.checkIns.count('dark-1')).toBe(2);
   });
 });

@@ -36,7 +36,7 @@ describe('step timeout', () => {
 
     clock += 31 * 60 * 1000;
     expect(await server.engine.expireSteps(new Date(clock))).toBe(1);
-    expect((await server.engine.store.inFlightCounts('tr-upgrade')).total).toBe(0);
+    expect((await server.engine.store.slots.inFlightCounts('tr-upgrade')).total).toBe(0);
     const view = await request<{ status: string; firmware: { phase: string; history: { type: string }[] } }>(`${server.url}/v1/devices/dark`, { token: ADMIN_TOKEN });
     expect(view.body.status).toBe('retrying');
     expect(view.body.firmware.phase).toBe('retrying');
@@ -49,13 +49,13 @@ describe('step timeout', () => {
     expect((await checkIn(server.url, 'next', next, old)).body.firmware).not.toBeNull();
     // The dark device comes back: its step already ended, so nothing is released twice.
     await checkIn(server.url, 'dark', dark, old);
-    expect((await server.engine.store.inFlightCounts('tr-upgrade')).total).toBe(1);
+    expect((await server.engine.store.slots.inFlightCounts('tr-upgrade')).total).toBe(1);
     expect(await server.engine.expireSteps(new Date(clock))).toBe(0);
   });
 
   it('ends a step of a rollout since removed from git, under the default 6 h timeout, releasing its slot', async () => {
     // 'next' holds the one slot from the test above; the rollout that issued it leaves the repository.
-    expect((await server.engine.store.inFlightCounts('tr-upgrade')).total).toBe(1);
+    expect((await server.engine.store.slots.inFlightCounts('tr-upgrade')).total).toBe(1);
     const sha = await repo.commit({ 'firmware-manifests/tr-rollout.yaml': null }, 'Drop the tracker rollout');
     await eventually(() => server.engine.revisions.current?.sha === sha);
 
@@ -64,7 +64,7 @@ describe('step timeout', () => {
     expect(await server.engine.expireSteps(new Date(clock))).toBe(0);
     clock += 5 * 3600 * 1000;
     expect(await server.engine.expireSteps(new Date(clock))).toBe(1);
-    expect((await server.engine.store.inFlightCounts('tr-upgrade')).total).toBe(0);
+    expect((await server.engine.store.slots.inFlightCounts('tr-upgrade')).total).toBe(0);
     const view = await request<{ status: string; firmware: { history: { type: string }[] } }>(`${server.url}/v1/devices/next`, { token: ADMIN_TOKEN });
     expect(view.body.status).toBe('retrying');
     expect(view.body.firmware.history[0]?.type).toBe('step-timed-out');

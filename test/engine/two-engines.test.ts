@@ -32,7 +32,7 @@ describe('two engines on one database', () => {
   it('a commit is recorded once and reaches both engines', async () => {
     const sha = await repo.commit({ 'firmware-manifests/tr-rollout.yaml': rolloutYaml({ target: 'app-4', maxInFlightPerCell: 3 }) }, 'Target app-4');
     await eventually(() => first.engine.revisions.current?.sha === sha && second.engine.revisions.current?.sha === sha);
-    const revisions = await first.engine.store.listRevisions();
+    const revisions = await first.engine.store.revisions.list();
     expect(revisions.filter((r) => r.sha === sha)).toHaveLength(1);
   });
 
@@ -44,7 +44,7 @@ describe('two engines on one database', () => {
     );
     expect(answers.every((a) => a.status === 200)).toBe(true);
     expect(answers.filter((a) => a.body.firmware !== null)).toHaveLength(3);
-    const counts = await first.engine.store.inFlightCounts('tr-upgrade');
+    const counts = await first.engine.store.slots.inFlightCounts('tr-upgrade');
     expect(counts.perCell.get('310-410-1-11')).toBe(3);
   });
 
@@ -52,12 +52,12 @@ describe('two engines on one database', () => {
     const ids = Array.from({ length: 16 }, (_, i) => `storm-${i}`);
     const holders: string[] = [];
     for (const id of ids) {
-      const device = await first.engine.store.getDevice(id);
+      const device = await first.engine.store.devices.get(id);
       if (device?.firmwareState.phase === 'in-flight') holders.push(id);
     }
     expect(holders).toHaveLength(3);
     const holder = holders[0] ?? '';
-    const step = (await first.engine.store.getDevice(holder))?.firmwareState.step;
+    const step = (await first.engine.store.devices.get(holder))?.firmwareState.step;
     // Rotate to learn a token for the holder: registration tokens are not kept.
     const rotated = await first.engine.rotateDeviceToken('ffo_test-admin-token-not-secret', holder);
     const token = (rotated as { token: string }).token;

@@ -15,7 +15,7 @@ beforeAll(async () => {
       ...Array.from({ length: 6 }, (_, i) => ({ id: `north-${i}`, site: 'north', firmware: bundle('app-0.9.0') })),
       ...Array.from({ length: 4 }, (_, i) => ({ id: `south-${i}`, site: 'south', firmware: bundle('app-1.1.0') })),
     ];
-    await store.insertDevices(
+    await store.devices.insertMany(
       fleet.map(({ id, site }) => ({
         id,
         tenant: 'acme',
@@ -28,7 +28,7 @@ beforeAll(async () => {
     );
     const now = new Date('2026-01-01T00:00:00Z');
     for (const { id, firmware } of fleet) {
-      await store.recordCheckIn({
+      await store.checkIns.record({
         deviceId: id,
         receivedAt: now,
         revision: null,

@@ -22,7 +22,7 @@ beforeAll(async () => {
   const url = new URL(server.url);
   url.pathname = '/outage';
   store = await FleetStore.open({ url: url.toString() });
-  await store.registerDevice({ id: 'd-1', tenant: 't', profile: 'p', site: 's', labels: {}, tokenHash: 'ab'.repeat(32), firmwareState: INITIAL_FIRMWARE_STATE });
+  await store.devices.register({ id: 'd-1', tenant: 't', profile: 'p', site: 's', labels: {}, tokenHash: 'ab'.repeat(32), firmwareState: INITIAL_FIRMWARE_STATE });
 });
 
 afterAll(async () => {
@@ -33,15 +33,15 @@ afterAll(async () => {
 
 describe('database outage', () => {
   it('fails with database-unavailable while the server is down, and recovers by itself', async () => {
-    expect(await store.loadCheckInContext('d-1')).not.toBeNull();
+    expect(await store.checkIns.loadContext('d-1')).not.toBeNull();
     await server.stop();
-    const failure = await store.loadCheckInContext('d-1').catch((error: unknown) => error);
+    const failure = await store.checkIns.loadContext('d-1').catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(DatabaseUnavailableError);
     expect((failure as DatabaseUnavailableError).code).toBe('database-unavailable');
     server = await startEmbeddedPostgres({ dir: join(dir, 'pg'), port: server.port });
     let context = null;
     for (let attempt = 0; attempt < 50 && !context; attempt++) {
-      context = await store.loadCheckInContext('d-1').catch(() => null);
+      context = await store.checkIns.loadContext('d-1').catch(() => null);
       if (!context) await new Promise((r) => setTimeout(r, 100));
     }
     expect(context?.id).toBe('d-1');
