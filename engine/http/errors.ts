@@ -1,6 +1,7 @@
-// Errors raised by the HTTP edge itself (body reading and validation). Every error that reaches
-// the edge middleware is mapped by shape: `status`, `code`, `expose`, optional `field` and
-// `retryAfterSeconds` — so the layers below need not import this module.
+// Errors raised by the HTTP edge itself (body reading and validation), and how any error that reaches
+// the edge middleware becomes an answer. Errors are mapped by shape: `status`, `code`, `expose`,
+// optional `field` and `retryAfterSeconds` — so the layers below need not import this module. Domain
+// errors without an HTTP status (the store's) get theirs from their stable code, here.
 
 export class HttpError extends Error {
   constructor(
@@ -55,15 +56,27 @@ export interface ErrorShape {
   retryAfterSeconds?: number;
 }
 
+/**
+ * The HTTP status of domain errors that carry a stable code and no status (engine/store/errors.ts).
+ * Their messages are written for callers, so they are shown whatever the status.
+ */
+const STATUS_BY_DOMAIN_CODE: ReadonlyMap<string, number> = new Map([
+  ['database-unavailable', 503],
+  ['device-exists', 409],
+]);
+
 export function errorShape(error: unknown): ErrorShape | null {
   if (!(error instanceof Error)) return null;
   const candidate = error as Error & Partial<ErrorShape>;
-  if (typeof candidate.status !== 'number' || typeof candidate.code !== 'string') return null;
+  if (typeof candidate.code !== 'string') return null;
+  const domainStatus = typeof candidate.status === 'number' ? undefined : STATUS_BY_DOMAIN_CODE.get(candidate.code);
+  const status = typeof candidate.status === 'number' ? candidate.status : domainStatus;
+  if (status === undefined) return null;
   return {
-    status: candidate.status,
+    status,
     code: candidate.code,
     message: candidate.message,
-    expose: candidate.expose ?? candidate.status < 500,
+    expose: candidate.expose ?? (domainStatus !== undefined || status < 500),
     ...(typeof candidate.field === 'string' ? { field: candidate.field } : {}),
     ...(typeof candidate.retryAfterSeconds === 'number' ? { retryAfterSeconds: candidate.retryAfterSeconds } : {}),
   };

@@ -349,7 +349,7 @@ export class Engine implements EngineApi {
     const tenant = site.spec.tenant;
     if (!this.inScope(principal, tenant)) throw new ForbiddenError(`site ${registration.site} belongs to a tenant outside this token's scope`);
     const deviceToken = generateToken('ffd');
-    // A duplicate id surfaces as DeviceExistsError (409) from the store.
+    // A duplicate id surfaces as DeviceExistsError (device-exists, 409 at the edge) from the store.
     await this.store.devices.register({
       id: registration.id,
       tenant,

@@ -1,29 +1,30 @@
-// Store errors carry what should happen next: retry later (503) or fix the request (409/404).
+// Store errors: domain errors with a stable `code` that say what should happen next — retry later (the
+// database is unavailable) or fix the request (the device exists). They carry no HTTP status: the HTTP
+// edge maps their codes (engine/http/errors.ts).
 
 export class StoreError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly status: number,
-    readonly expose = true,
   ) {
     super(message);
     this.name = new.target.name;
   }
 }
 
-/** The database is unreachable: nothing was acknowledged; the client retries after a pause. */
+/** The database is unreachable: nothing was acknowledged; the caller retries after a pause. */
 export class DatabaseUnavailableError extends StoreError {
+  /** How long a caller should wait before trying again. */
   readonly retryAfterSeconds = 5;
   constructor(cause: unknown) {
-    super('database-unavailable', 'the database is unavailable, retry later', 503);
+    super('database-unavailable', 'the database is unavailable, retry later');
     this.cause = cause;
   }
 }
 
 export class DeviceExistsError extends StoreError {
   constructor(id: string) {
-    super('device-exists', `device ${id} is already registered`, 409);
+    super('device-exists', `device ${id} is already registered`);
   }
 }
 
