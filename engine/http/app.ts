@@ -1,57 +1,24 @@
-// The Koa app: one error middleware at the edge, then routes that translate HTTP into calls
-// on the engine API and back. Nothing below this layer sees ctx.
+// The Koa app, composed: the one error middleware at the edge (which also measures each request),
+// then the routers — device, operator, alerts, provisioning, health — over one EngineApi.
+// Nothing below this layer sees ctx.
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import { DEVICE_STATUSES, type CheckInAnswer, type CheckInRequest } from '../model/index.ts';
-import { REVIEW_FORMATS, type ReviewFormat } from '../review/index.ts';
 import { errorShape, RouteNotFoundError } from './errors.ts';
-import { readJsonBody } from './body.ts';
-import { queryEnum, queryInt, queryText } from './query.ts';
-import { validateCheckIn, validateCommand, validateRegistration, type CommandRequest, type DeviceRegistration } from './validation.ts';
+import { addDeviceRoutes, type DeviceApi } from './device-routes.ts';
+import { addOperatorRoutes, type OperatorApi } from './operator-routes.ts';
+import { addHealthRoutes, type HealthApi } from './health-routes.ts';
 import { addAlertRoutes, type AlertsApi } from './alert-routes.ts';
 import { addProvisioningRoutes, type ProvisioningApi } from './provisioning-routes.ts';
+
+export { PLAN_FORMATS } from './operator-routes.ts';
+export type { DeviceListQuery, OperatorTokenRequest, PlanFormat } from './operator-routes.ts';
 
 /** The bearer token as sent; the engine decides what it is worth. */
 export type BearerToken = string | null;
 
-export interface DeviceListQuery {
-  site?: string;
-  profile?: string;
-  status?: string;
-  limit?: number;
-  offset?: number;
-}
-
-/** Renderings of a revision plan (`GET /v1/revisions/{sha}/plan?format=`): the review's; json is the default. */
-export const PLAN_FORMATS = REVIEW_FORMATS;
-export type PlanFormat = ReviewFormat;
-
-export interface OperatorTokenRequest {
-  name: string;
-  role: string;
-  tenants: string[];
-}
-
 /** What the HTTP layer needs from the engine. Every method may throw an error with `status` and `code`. */
-export interface EngineApi {
-  checkIn(deviceId: string, token: BearerToken, request: CheckInRequest): Promise<CheckInAnswer>;
-  registerDevice(token: BearerToken, registration: DeviceRegistration): Promise<object>;
-  rotateDeviceToken(token: BearerToken, deviceId: string): Promise<object>;
-  revokeDeviceToken(token: BearerToken, deviceId: string): Promise<void>;
-  listDevices(token: BearerToken, query: DeviceListQuery): Promise<object>;
-  getDevice(token: BearerToken, deviceId: string): Promise<object>;
-  queueCommand(token: BearerToken, deviceId: string, command: CommandRequest): Promise<object>;
-  listCommands(token: BearerToken, deviceId: string): Promise<object>;
-  listRevisions(token: BearerToken): Promise<object>;
-  getRevision(token: BearerToken, sha: string): Promise<object>;
-  /** What merging `sha` would do (as `fleetform diff`), rendered as asked. */
-  planRevision(token: BearerToken, sha: string, query: { base?: string; format?: PlanFormat }): Promise<{ contentType: string; body: string }>;
-  listRollouts(token: BearerToken): Promise<object>;
-  getRollout(token: BearerToken, name: string): Promise<object>;
-  createOperatorToken(token: BearerToken, request: OperatorTokenRequest): Promise<object>;
-  renderMetrics(): Promise<{ contentType: string; body: string }>;
-  ready(): Promise<{ ready: boolean; checks: Record<string, boolean | string> }>;
+export interface EngineApi extends DeviceApi, OperatorApi, HealthApi {
   /** Request observed at the edge: for the latency histogram. */
   observeRequest(route: string, status: number, seconds: number): void;
   /** Alerts, offline analysis and the cell tower import (engine/http/alert-routes.ts). */
@@ -114,90 +81,11 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   const router = new Router();
   const token = (ctx: Koa.Context): BearerToken => bearer(ctx.get('authorization') || undefined);
 
-  router.post('/v1/devices/:id/check-in', async (ctx) => {
-    const body = validateCheckIn(await readJsonBody(ctx.req, checkInLimit));
-    ctx.body = await api.checkIn(ctx.params.id ?? '', token(ctx), body);
-  });
-
-  router.post('/v1/devices', async (ctx) => {
-    const registration = validateRegistration(await readJsonBody(ctx.req, operatorLimit));
-    ctx.status = 201;
-    ctx.body = await api.registerDevice(token(ctx), registration);
-  });
-  router.get('/v1/devices', async (ctx) => {
-    const q = ctx.query;
-    const query: DeviceListQuery = {};
-    const site = queryText(q, 'site');
-    const profile = queryText(q, 'profile');
-    const status = queryEnum(q, 'status', DEVICE_STATUSES);
-    const limit = queryInt(q, 'limit', 1, 1000);
-    const offset = queryInt(q, 'offset', 0);
-    if (site !== undefined) query.site = site;
-    if (profile !== undefined) query.profile = profile;
-    if (status !== undefined) query.status = status;
-    if (limit !== undefined) query.limit = limit;
-    if (offset !== undefined) query.offset = offset;
-    ctx.body = await api.listDevices(token(ctx), query);
-  });
-  router.get('/v1/devices/:id', async (ctx) => {
-    ctx.body = await api.getDevice(token(ctx), ctx.params.id ?? '');
-  });
-  router.post('/v1/devices/:id/token/rotate', async (ctx) => {
-    ctx.body = await api.rotateDeviceToken(token(ctx), ctx.params.id ?? '');
-  });
-  router.post('/v1/devices/:id/token/revoke', async (ctx) => {
-    await api.revokeDeviceToken(token(ctx), ctx.params.id ?? '');
-    ctx.status = 204;
-  });
-  router.post('/v1/devices/:id/commands', async (ctx) => {
-    const command = validateCommand(await readJsonBody(ctx.req, operatorLimit));
-    ctx.status = 201;
-    ctx.body = await api.queueCommand(token(ctx), ctx.params.id ?? '', command);
-  });
-  router.get('/v1/devices/:id/commands', async (ctx) => {
-    ctx.body = await api.listCommands(token(ctx), ctx.params.id ?? '');
-  });
-  router.get('/v1/revisions', async (ctx) => {
-    ctx.body = await api.listRevisions(token(ctx));
-  });
-  router.get('/v1/revisions/:sha', async (ctx) => {
-    ctx.body = await api.getRevision(token(ctx), ctx.params.sha ?? '');
-  });
-  router.get('/v1/revisions/:sha/plan', async (ctx) => {
-    const base = queryText(ctx.query, 'base');
-    const format = queryEnum<PlanFormat>(ctx.query, 'format', PLAN_FORMATS);
-    const plan = await api.planRevision(token(ctx), ctx.params.sha ?? '', { ...(base ? { base } : {}), ...(format ? { format } : {}) });
-    ctx.type = plan.contentType;
-    ctx.body = plan.body;
-  });
-  router.get('/v1/rollouts', async (ctx) => {
-    ctx.body = await api.listRollouts(token(ctx));
-  });
-  router.get('/v1/rollouts/:name', async (ctx) => {
-    ctx.body = await api.getRollout(token(ctx), ctx.params.name ?? '');
-  });
-  router.post('/v1/operator-tokens', async (ctx) => {
-    const body = (await readJsonBody(ctx.req, operatorLimit)) as OperatorTokenRequest;
-    ctx.status = 201;
-    ctx.body = await api.createOperatorToken(token(ctx), body);
-  });
-
+  addDeviceRoutes(router, api, token, { checkInBodyLimit: checkInLimit });
+  addOperatorRoutes(router, api, token, { operatorBodyLimit: operatorLimit });
   if (api.alerts) addAlertRoutes(router, api.alerts);
   if (api.provisioning) addProvisioningRoutes(router, api.provisioning, token);
-
-  router.get('/metrics', async (ctx) => {
-    const { contentType, body } = await api.renderMetrics();
-    ctx.type = contentType;
-    ctx.body = body;
-  });
-  router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
-  });
-  router.get('/readyz', async (ctx) => {
-    const readiness = await api.ready();
-    ctx.status = readiness.ready ? 200 : 503;
-    ctx.body = { status: readiness.ready ? 'ready' : 'not-ready', checks: readiness.checks };
-  });
+  addHealthRoutes(router, api);
 
   app.use(router.routes());
   app.use(router.allowedMethods());
