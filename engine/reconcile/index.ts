@@ -7,6 +7,7 @@ import {
   type DeviceFirmwareState,
   type DeviceIdentity,
   type DeviceStatus,
+  type FirmwarePhase,
   type FirmwareStepOrder,
   type FirmwareVersions,
   type InFlightStep,
@@ -32,6 +33,14 @@ import type {
 } from './types.ts';
 
 export type * from './types.ts';
+
+/**
+ * The status of a device whose firmware state holds it back from a new step: quarantined, or waiting
+ * out a retry or a cool-down; null for any other phase. The check-in and the step-timeout sweep share it.
+ */
+export function heldStatus(phase: FirmwarePhase): DeviceStatus | null {
+  return phase === 'quarantined' ? 'quarantined' : phase === 'retrying' ? 'retrying' : phase === 'cooling-down' ? 'cooling-down' : null;
+}
 
 /** The rollout that governs a device: the first by priority (then name) whose selector matches its profile's hardware. */
 export function rolloutForDevice(snapshot: Snapshot, device: DeviceIdentity): Rollout | null {
@@ -148,7 +157,7 @@ export function assessCheckIn(input: CheckInInput): CheckInAssessment {
   if (!inActiveWave) return status(offMatrix ? 'off-matrix' : settled);
   const runtime = input.rolloutRuntime(rollout.metadata.name);
   const paused = rollout.spec.paused === true || runtime.autoPausedReason !== null || events.some((e) => e.type === 'rollout-paused' && e.rollout === rollout.metadata.name);
-  const waiting: DeviceStatus = state.phase === 'retrying' ? 'retrying' : state.phase === 'cooling-down' ? 'cooling-down' : offMatrix ? 'off-matrix' : 'upgrading';
+  const waiting: DeviceStatus = heldStatus(state.phase) ?? (offMatrix ? 'off-matrix' : 'upgrading');
   if (paused) return status(waiting === 'upgrading' ? settled : waiting);
   if (state.nextAttemptAt !== null && now < state.nextAttemptAt) return status(waiting);
   const site = snapshot.sites.get(device.site);
