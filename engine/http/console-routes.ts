@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Koa from 'koa';
+import { etagMatches } from './conditional-get.ts';
 import { HttpError } from './errors.ts';
 
 /** Where `npm run build:console` writes the console. */
@@ -115,9 +116,7 @@ export function serveConsole(options: ConsoleOptions = {}): Koa.Middleware {
     ctx.set('Cache-Control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
     ctx.set('ETag', file.etag);
     ctx.type = CONTENT_TYPES[extname(path)] ?? 'application/octet-stream';
-    // Koa judges freshness only for a 2xx status.
-    ctx.status = 200;
-    if (ctx.fresh) {
+    if (etagMatches(ctx.get('if-none-match'), file.etag)) {
       ctx.status = 304;
       return;
     }

@@ -51,11 +51,10 @@ export function signOut(reason: string | null = null): void {
 export async function signIn(candidate: string): Promise<void> {
   const value = candidate.trim();
   if (!/^\S+$/.test(value)) throw new ApiError(400, 'invalid-token', 'Paste the whole operator token (ffo_…).');
-  token.value = value;
+  let who: Me;
   try {
-    me.value = await api.get<Me>('/v1/me');
+    who = await createApiClient(() => value, () => undefined).get<Me>('/v1/me');
   } catch (error) {
-    token.value = null;
     if (error instanceof ApiError && error.status === 401) throw new ApiError(401, 'unauthorized', 'The engine does not know this token.');
     throw error;
   }
@@ -65,6 +64,8 @@ export async function signIn(candidate: string): Promise<void> {
     // private mode without storage: the session lasts until reload
   }
   signedOutReason.value = null;
+  me.value = who;
+  token.value = value;
 }
 
 /** A token kept from earlier in this tab: who is it? */

@@ -117,7 +117,8 @@ export interface DeviceDetail extends Omit<DeviceSummary, 'reported'> {
     lastError: string | null;
     history: StepEvent[];
   };
-  lastCell: { mcc: number; mnc: number; lac: number; cid: number } | null;
+  /** The serving cell's key, `mcc-mnc-lac-cid`. */
+  lastCell: string | null;
   lastLocation: Location | null;
   commands: Command[];
 }

@@ -160,7 +160,7 @@ export function AlertsPage() {
               {rows.map((alert) => (
                 <tr key={alert.id} data-alert={alert.id}>
                   <td><Badge value={alert.severity} /></td>
-                  <td><a href={href('alerts', alert.id)}>{alert.rule}</a></td>
+                  <td class="nowrap"><a href={href('alerts', alert.id)}>{alert.rule}</a></td>
                   <td>{alert.summary}</td>
                   <td>
                     {alert.site ?? '—'}

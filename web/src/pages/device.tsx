@@ -19,7 +19,7 @@ function Same({ desired, reported }: { desired: string | null; reported: string 
 
 function DesiredVsReported({ device }: { device: DeviceDetail }) {
   return (
-    <Panel title="Desired vs reported">
+    <Panel title="Desired vs reported" wide>
       <p>
         Drift: config {device.drift.config ? <Badge value="drifted" label="yes" /> : <Badge value="converged" label="no" />}, firmware{' '}
         {device.drift.firmware ? <Badge value="drifted" label="yes" /> : <Badge value="converged" label="no" />}
@@ -200,7 +200,7 @@ function LocationPanel({ device }: { device: DeviceDetail }) {
           <LocationSketch location={location} />
         </div>
       )}
-      <KeyValues rows={[['serving cell', cell ? <code>{`${cell.mcc}-${cell.mnc}-${cell.lac}-${cell.cid}`}</code> : '—']]} />
+      <KeyValues rows={[['serving cell (mcc-mnc-lac-cid)', cell ? <code>{cell}</code> : '—']]} />
     </Panel>
   );
 }
@@ -366,9 +366,9 @@ export function DevicePage({ id }: { id: string }) {
               ]}
             />
           </Panel>
-          <DesiredVsReported device={d} />
           <Firmware device={d} refresh={refresh} />
           <LocationPanel device={d} />
+          <DesiredVsReported device={d} />
           <StepHistory device={d} />
           <Commands device={d} refresh={refresh} />
           <OptionalPanel title="Telemetry" path={`${path}/telemetry`} probe="/v1/devices/_/telemetry" />

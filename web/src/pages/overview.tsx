@@ -219,6 +219,16 @@ function AlertsPanel() {
             ))}
           </ul>
           {list.length === 0 && <Empty>Nothing open.</Empty>}
+          {list.length > 0 && (
+            <ul class="recent-alerts">
+              {list.slice(0, 5).map((alert) => (
+                <li key={alert.id}>
+                  <Badge value={alert.severity} /> <a href={href('alerts', alert.id)}>{alert.rule}</a> <span class="muted">{alert.deviceId ?? alert.site ?? alert.dedupeKey}</span>{' '}
+                  <Time iso={alert.openedAt} />
+                </li>
+              ))}
+            </ul>
+          )}
         </>
       )}
     </Panel>
@@ -231,8 +241,10 @@ export function OverviewPage() {
       <h1 tabIndex={-1}>Overview</h1>
       <div class="grid">
         <RevisionPanels />
-        <EnginePanel />
-        <AlertsPanel />
+        <div class="stack">
+          <EnginePanel />
+          <AlertsPanel />
+        </div>
         <DevicesPanel />
         <RolloutsPanel />
       </div>
