@@ -67,7 +67,7 @@ beforeAll(async () => {
     speed: 1000,
     failureRate: 0.05,
     towersPerSite: 2,
-    durationMs: 8000,
+    durationMs: 5000,
     seed: 19,
     concurrency: 8,
     prefix: 'sim-',
@@ -256,6 +256,8 @@ describe('the operator console', () => {
     const succeeded = page.locator(`tr[data-wave="${wave}"] [data-count="succeeded"]`);
     await succeeded.waitFor();
     const before = Number((await succeeded.textContent())?.replace(/,/g, ''));
+    await expect.poll(() => page.getByRole('region', { name: 'tracker-app-3.3.0' }).textContent()).toContain('310-410-20510-88321');
+    await screenshot(page, '03-rollout');
     // Gone if the page reloads: the count must change in this very document.
     await page.evaluate(MARK_DOCUMENT);
     const done = await checkIn(
@@ -269,7 +271,6 @@ describe('the operator console', () => {
     expect(await page.evaluate(SAME_DOCUMENT)).toBe(true);
     // The polls in between that found nothing new were 304s: ETag revalidation, not the whole answer again.
     expect(revalidated.length).toBeGreaterThan(0);
-    await screenshot(page, '03-rollout');
 
     // The provisioning job: stages, the failed row and its reason, retry.
     await go(page, `#/provisioning/${jobId}`, /Provisioning job/);

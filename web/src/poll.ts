@@ -8,6 +8,12 @@ import { api } from './session.ts';
 
 /** Default refresh period of a page. */
 export const REFRESH_MS = 5000;
+/**
+ * A resource that took the engine long to answer is asked again less often: at least this many times
+ * its answer time later. One console on a slow view (the rollout detail reads every device) then
+ * costs the engine a tenth of its time at most, however many devices there are.
+ */
+const SLOW_ANSWER_FACTOR = 10;
 
 /** When any resource last answered, and whether the engine is answering at all (the header shows it). */
 export const lastAnswerAt = signal<Date | null>(null);
@@ -37,16 +43,18 @@ export function useResource<T>(path: string | null, every = REFRESH_MS, load: (p
   const loader = useRef(load);
   loader.current = load;
 
+  /** Fetches; resolves with the least delay before the next fetch (Retry-After, or a slow answer's back-off). */
   const fetchNow = useCallback(async (): Promise<number | undefined> => {
     const asked = current.current;
     if (asked === null) return undefined;
+    const started = performance.now();
     try {
       const data = await loader.current(asked);
       if (current.current !== asked) return undefined;
       lastAnswerAt.value = new Date();
       engineUnreachable.value = false;
       setState((s) => (s.path === asked && s.data === data && s.error === null && !s.loading ? s : { path: asked, data, error: null, loading: false }));
-      return undefined;
+      return (performance.now() - started) * SLOW_ANSWER_FACTOR;
     } catch (error) {
       if (current.current !== asked) return undefined;
       const failure = error instanceof ApiError ? error : new ApiError(0, 'client', String(error));
@@ -67,10 +75,10 @@ export function useResource<T>(path: string | null, every = REFRESH_MS, load: (p
     };
     const tick = async (): Promise<void> => {
       if (document.visibilityState !== 'visible') return schedule(every);
-      const retryAfter = await fetchNow();
-      schedule(Math.max(every, retryAfter ?? 0));
+      const wait = await fetchNow();
+      schedule(Math.max(every, wait ?? 0));
     };
-    void fetchNow().then((retryAfter) => schedule(Math.max(every, retryAfter ?? 0)));
+    void fetchNow().then((wait) => schedule(Math.max(every, wait ?? 0)));
     const onVisible = (): void => {
       if (document.visibilityState === 'visible') void fetchNow();
     };

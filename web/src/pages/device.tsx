@@ -21,8 +21,8 @@ function DesiredVsReported({ device }: { device: DeviceDetail }) {
   return (
     <Panel title="Desired vs reported" wide>
       <p>
-        Drift: config {device.drift.config ? <Badge value="drifted" label="yes" /> : <Badge value="converged" label="no" />}, firmware{' '}
-        {device.drift.firmware ? <Badge value="drifted" label="yes" /> : <Badge value="converged" label="no" />}
+        Config {device.drift.config ? <Badge value="drifted" label="drifted" /> : <Badge value="converged" label="in sync" />} Firmware{' '}
+        {device.drift.firmware ? <Badge value="drifted" label="drifted" /> : <Badge value="converged" label="in sync" />}
       </p>
       <div class="table-scroll">
         <table>

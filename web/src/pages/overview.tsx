@@ -19,9 +19,9 @@ async function readiness(path: string): Promise<Readiness> {
   return (await response.json()) as Readiness;
 }
 
-/** Every rollout's detail (members per wave): one request each, less often than the rest. */
-async function rolloutDetails(path: string): Promise<Rollout[]> {
-  const list = await api.get<RolloutList>(path);
+/** Every rollout's detail, one request each. */
+async function rolloutDetails(): Promise<Rollout[]> {
+  const list = await api.get<RolloutList>('/v1/rollouts');
   return Promise.all(list.rollouts.map((r) => api.get<Rollout>(`/v1/rollouts/${encodeURIComponent(r.name)}`)));
 }
 
@@ -164,7 +164,12 @@ function DevicesPanel() {
 }
 
 function RolloutsPanel() {
-  const rollouts = useResource<Rollout[]>('/v1/rollouts', 15_000, rolloutDetails);
+  // The list (wave step counters) at once and often; each rollout's detail (members per wave by
+  // status) less often: it reads every device the rollout governs — seconds at 100,000 devices, and
+  // then the slow-answer back-off of useResource spaces it further.
+  const list = useResource<RolloutList>('/v1/rollouts');
+  const details = useResource<Rollout[]>('/v1/rollouts?detail', 30_000, rolloutDetails);
+  const rollouts = { ...list, data: details.data ?? list.data?.rollouts ?? null };
   return (
     <Panel title="Rollouts" wide actions={<a href={href('rollouts')}>All rollouts</a>}>
       <ErrorNote error={rollouts.error} />

@@ -131,7 +131,7 @@ function RolloutCard({ rollout }: { rollout: Rollout }) {
             <tbody>
               {cells.slice(0, 20).map(([cell, n]) => (
                 <tr key={cell}>
-                  <td><code>{cell}</code></td>
+                  <td><code class="cell">{cell}</code></td>
                   <td><Meter label={`Cell ${cell}: steps in flight`} value={n} max={perCell} /></td>
                 </tr>
               ))}
