@@ -47,6 +47,9 @@ async function failure(response: Response): Promise<ApiError> {
   return new ApiError(response.status, code, message, field, Number.isFinite(retry) && retry > 0 ? retry : undefined);
 }
 
+/** Answers kept for revalidation; the oldest go first (a long session visits many device pages). */
+const KEPT_ANSWERS = 200;
+
 export function createApiClient(token: () => string | null, onUnauthorized: () => void): ApiClient {
   const cache = new Map<string, Cached>();
 
@@ -74,7 +77,11 @@ export function createApiClient(token: () => string | null, onUnauthorized: () =
       if (!response.ok) throw await failure(response);
       const data = (await response.json()) as T;
       const etag = response.headers.get('etag');
-      if (etag) cache.set(path, { etag, data });
+      if (etag) {
+        cache.delete(path);
+        cache.set(path, { etag, data });
+        if (cache.size > KEPT_ANSWERS) cache.delete(cache.keys().next().value as string);
+      }
       return data;
     },
     async getText(path: string): Promise<string> {

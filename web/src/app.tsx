@@ -3,7 +3,7 @@ import { useEffect } from 'preact/hooks';
 import { ago } from './format.ts';
 import { engineUnreachable, forgetCapabilities, lastAnswerAt } from './poll.ts';
 import { href, route } from './router.ts';
-import { me, resume, signOut, token } from './session.ts';
+import { me, resume, resumeProblem, signOut, token } from './session.ts';
 import { AlertPage, AlertsPage } from './pages/alerts.tsx';
 import { DevicePage } from './pages/device.tsx';
 import { DevicesPage } from './pages/devices.tsx';
@@ -83,7 +83,14 @@ export function App() {
   }, [route.value]);
 
   if (!token.value) return <SignInPage />;
-  if (!me.value) return <main id="main"><Loading what="Signing in" /></main>;
+  if (!me.value) {
+    return (
+      <main id="main">
+        <Loading what="Signing in" />
+        {resumeProblem.value && <p class="notice" role="status">{resumeProblem.value}: retrying.</p>}
+      </main>
+    );
+  }
   const who = me.value;
   const tenants = who.tenants.includes('*') ? 'all tenants' : who.tenants.join(', ');
   return (

@@ -68,13 +68,23 @@ export async function signIn(candidate: string): Promise<void> {
   token.value = value;
 }
 
-/** A token kept from earlier in this tab: who is it? */
+/** Why a kept token could not be checked yet (the engine does not answer): shown while retrying. */
+export const resumeProblem = signal<string | null>(null);
+
+/** A token kept from earlier in this tab: who is it? Retried while the engine does not answer. */
 export async function resume(): Promise<void> {
-  if (!token.value || me.value) return;
-  try {
-    me.value = await api.get<Me>('/v1/me');
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) signOut('The engine refused the token. Sign in again.');
-    else throw error;
+  while (token.value && !me.value) {
+    const asked = token.value;
+    try {
+      const who = await api.get<Me>('/v1/me');
+      if (token.value === asked) me.value = who;
+      resumeProblem.value = null;
+      return;
+    } catch (error) {
+      // A 401 has already signed the tab out (the client's onUnauthorized).
+      if (error instanceof ApiError && error.status === 401) return;
+      resumeProblem.value = error instanceof Error ? error.message : String(error);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
   }
 }
