@@ -84,7 +84,7 @@ async function main(): Promise<void> {
           firmwareState: INITIAL_FIRMWARE_STATE,
         });
       }
-      await store.insertDevices(batch);
+      await store.devices.insertMany(batch);
     }
     await store.close();
     // Statuses spread as a live fleet's would be; firmware as reported.

@@ -5,9 +5,10 @@ import { DatabaseUnavailableError, isConnectionFailure, type FleetStore } from '
 
 /**
  * One grouped scan of the device table, summed here (the groups are few: statuses × sites ×
- * profiles). Reading every device row instead (`deviceMembership`, as the rollout view does) took
- * ~2 s at 100,000 devices; this takes tens of milliseconds (BENCHMARKS.md, console).
- * The query belongs in FleetStore; it sits here only while store.ts is being split by another change.
+ * profiles). Reading every device row instead (`store.devices.membership`, as the rollout view does)
+ * took ~2 s at 100,000 devices; this 129 ms p50 on a loaded machine (BENCHMARKS.md, console).
+ * The query belongs in the device store (engine/store/devices.ts); it sits here only because the
+ * console's change was not to touch engine/store while it was being split.
  */
 export async function summarizeFleet(store: FleetStore, tenants: readonly string[] | null): Promise<FleetSummary> {
   let rows: { status: string; site: string; profile: string; n: number }[];
