@@ -182,6 +182,7 @@ function banner(url: string, token: string, fleetDir: string, changes: readonly 
   return `
 fleetform demo — ${devices} simulated devices at ${speed}× speed
   engine      ${url}   (embedded PostgreSQL, temp directory)
+  console     ${url}/   open it in a browser and sign in with the token below
   fleet repo  ${fleetDir}
               the engine follows its main branch: edit a rollout there and commit (e.g. set paused: true)
   demo commit ${changes.join('; ')}

@@ -10,6 +10,9 @@ import { addOperatorRoutes, type OperatorApi } from './operator-routes.ts';
 import { addHealthRoutes, type HealthApi } from './health-routes.ts';
 import { addAlertRoutes, type AlertsApi } from './alert-routes.ts';
 import { addProvisioningRoutes, type ProvisioningApi } from './provisioning-routes.ts';
+import { serveConsole } from './console-routes.ts';
+import { conditionalGet } from './conditional-get.ts';
+import { addOverviewRoutes, type OverviewApi } from './overview-routes.ts';
 
 export { PLAN_FORMATS } from './operator-routes.ts';
 export type { DeviceListQuery, OperatorTokenRequest, PlanFormat } from './operator-routes.ts';
@@ -25,6 +28,8 @@ export interface EngineApi extends DeviceApi, OperatorApi, HealthApi {
   readonly alerts?: AlertsApi;
   /** Provisioning jobs (engine/http/provisioning-routes.ts). */
   readonly provisioning?: ProvisioningApi;
+  /** Who the token is and the fleet's counts (engine/http/overview-routes.ts). */
+  readonly overview?: OverviewApi;
 }
 
 export interface HttpAppOptions {
@@ -34,6 +39,8 @@ export interface HttpAppOptions {
   checkInBodyLimit?: number;
   /** Largest accepted operator body, bytes (default 64 KiB). */
   operatorBodyLimit?: number;
+  /** The built operator console served at `/` (default dist/console/). */
+  consoleDir?: string;
 }
 
 function bearer(header: string | undefined): BearerToken {
@@ -78,6 +85,9 @@ export function createHttpApp(options: HttpAppOptions): Koa {
     }
   });
 
+  app.use(conditionalGet());
+  app.use(serveConsole(options.consoleDir ? { dir: options.consoleDir } : {}));
+
   const router = new Router();
   const token = (ctx: Koa.Context): BearerToken => bearer(ctx.get('authorization') || undefined);
 
@@ -85,6 +95,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   addOperatorRoutes(router, api, token, { operatorBodyLimit: operatorLimit });
   if (api.alerts) addAlertRoutes(router, api.alerts);
   if (api.provisioning) addProvisioningRoutes(router, api.provisioning, token);
+  if (api.overview) addOverviewRoutes(router, api.overview, token);
   addHealthRoutes(router, api);
 
   app.use(router.routes());

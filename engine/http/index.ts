@@ -10,3 +10,7 @@ export type { AlertsApi, AlertRoutesOptions } from './alert-routes.ts';
 export { addProvisioningRoutes } from './provisioning-routes.ts';
 export type { ProvisioningApi, ProvisioningRouteOptions } from './provisioning-routes.ts';
 export { HttpError, PayloadTooLargeError, MalformedBodyError, InvalidBodyError } from './errors.ts';
+export { serveConsole, DEFAULT_CONSOLE_DIR, CONSOLE_CSP } from './console-routes.ts';
+export { conditionalGet } from './conditional-get.ts';
+export { addOverviewRoutes } from './overview-routes.ts';
+export type { OverviewApi, Whoami, FleetSummary } from './overview-routes.ts';

@@ -19,6 +19,7 @@ import { OperatorDevices } from './operator-devices.ts';
 import { OperatorRevisions } from './operator-revisions.ts';
 import { OperatorRollouts } from './operator-rollouts.ts';
 import { OperatorTokens, type AdminBootstrap } from './operator-tokens.ts';
+import { OperatorOverview } from './operator-overview.ts';
 import { RevisionFollower } from './revisions.ts';
 import { RevisionPlanner, type RenderedPlan } from './revision-plan.ts';
 import { expireSteps } from './step-expiry.ts';
@@ -54,6 +55,8 @@ export class Engine implements EngineApi {
   readonly revisions: RevisionFollower;
   readonly alerts: AlertService;
   readonly provisioning: ProvisioningService;
+  /** GET /v1/me and GET /v1/fleet/summary (the console's overview). */
+  readonly overview: OperatorOverview;
   private readonly authorize: Authorize;
   private readonly operatorDevices: OperatorDevices;
   private readonly operatorRevisions: OperatorRevisions;
@@ -130,6 +133,7 @@ export class Engine implements EngineApi {
     this.operatorRevisions = new OperatorRevisions(context, plans);
     this.operatorRollouts = new OperatorRollouts(context, (rollout) => this.checkIns.rolloutRuntime(rollout));
     this.operatorTokens = new OperatorTokens(context);
+    this.overview = new OperatorOverview(context);
   }
 
   /** Connects, migrates, bootstraps the admin token, resumes the last applied revision and starts following git. */
