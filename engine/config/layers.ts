@@ -41,10 +41,9 @@ class Findings {
     if (site) entry.sites.add(site);
   }
 
-  has(resource: LoadedResource, path: JsonPath, code: string, text: string): boolean {
-    const prefix = `${resource.file}\0${resource.documentIndex}\0${pointer(path)}\0${code}\0${text}\0`;
-    for (const key of this.#found.keys()) if (key.startsWith(prefix)) return true;
-    return false;
+  /** Whether this violation was found at this place in that context (e.g. by the layer on its own). */
+  has(resource: LoadedResource, path: JsonPath, code: string, text: string, context: string): boolean {
+    return this.#found.has(`${resource.file}\0${resource.documentIndex}\0${pointer(path)}\0${code}\0${text}\0${context}`);
   }
 
   issues(context: CheckContext): Issue[] {
@@ -200,8 +199,7 @@ function relationalCombinations(context: CheckContext, findings: Findings, profi
     const baseKeys = new Set(baseErrors.map((error) => error.key));
     for (const error of baseErrors) {
       if (defaultsKeys.has(error.key)) continue;
-      const path = layerPath(site, error.path, schema.receivesWifi);
-      if (!findings.has(site, path, 'config-schema-violation', error.message)) findings.add(site, path, 'config-schema-violation', error.message, name, '', siteName);
+      findings.add(site, layerPath(site, error.path, schema.receivesWifi), 'config-schema-violation', error.message, name, '');
     }
     const sets = memberships(candidates(groups, name, siteName), budget);
     if (budget.steps <= 0) skipped++;
@@ -229,7 +227,7 @@ function relationalCombinations(context: CheckContext, findings: Findings, profi
           for (const error of errors) {
             if (keys.has(error.key)) continue;
             const path = layerPath(group.resource, error.path, false);
-            if (findings.has(group.resource, path, 'config-schema-violation', error.message)) continue;
+            if (findings.has(group.resource, path, 'config-schema-violation', error.message, groupContext(group.resource.resource))) continue;
             findings.add(group.resource, path, 'config-schema-violation', error.message, name, ` with groups ${stack.join(', ')} (in merge order)`, siteName);
           }
         }

@@ -29,11 +29,13 @@ export const parseYamlValuesReference = neverThrows(function parseYamlValuesRefe
     return raw;
   }
   if (!Array.isArray(parsed)) return raw; // empty stream
-  const tagOffsets = text.includes('!') ? tagTokenOffsets(text) : [];
+  let tagOffsets; // the tag tokens' places: found only once a document holds a tag it may not
+  const offsets = () => (tagOffsets ??= tagTokenOffsets(text));
+  const mayHaveTags = text.includes('!');
   parsed.forEach((doc, index) => {
     for (const error of doc.errors) raw.errors.push({ offset: error.pos[0], message: firstLine(error.message) });
     if (doc.errors.length > 0) return;
-    const tags = tagOffsets.length > 0 ? unknownTags(doc, tagOffsets) : [];
+    const tags = mayHaveTags ? unknownTags(doc, offsets) : [];
     if (tags.length > 0) {
       // A !!binary value became a Buffer, a custom !tag a string: neither is what the author meant, and a
       // device once received {"0":104,…}. The document is refused whole.
@@ -75,7 +77,7 @@ function unknownTags(doc, tagOffsets) {
       const start = node.range?.[0] ?? 0;
       // The tag token right before the value (tags come before it, perhaps on the line above).
       let at = start;
-      for (const offset of tagOffsets) {
+      for (const offset of tagOffsets()) {
         if (offset > start) break;
         at = offset;
       }
