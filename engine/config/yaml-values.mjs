@@ -31,7 +31,7 @@ export const parseYamlValuesReference = neverThrows(function parseYamlValuesRefe
   if (!Array.isArray(parsed)) return raw; // empty stream
   let tagOffsets; // the tag tokens' places: found only once a document holds a tag it may not
   const offsets = () => (tagOffsets ??= tagTokenOffsets(text));
-  const mayHaveTags = text.includes('!');
+  const mayHaveTags = /(?:^|[\s[{,?:-])!/.test(text); // a tag follows a space, a flow indicator or the start
   parsed.forEach((doc, index) => {
     for (const error of doc.errors) raw.errors.push({ offset: error.pos[0], message: firstLine(error.message) });
     if (doc.errors.length > 0) return;
