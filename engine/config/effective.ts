@@ -60,8 +60,13 @@ function wifiConfig(networks: readonly WifiNetwork[]): JsonValue[] {
  * `wifi` when the profile receives Wi-Fi (a beacon, whose schema has no `wifi`, never gets credentials).
  */
 export function siteLayer(site: Site, profile: DeviceProfile): JsonObject {
+  return siteLayerWith(site, profileConfigSchema(profile).receivesWifi);
+}
+
+/** The site's layer with or without its Wi-Fi networks. */
+export function siteLayerWith(site: Site, wifi: boolean): JsonObject {
   const layer = mergeConfig({}, site.spec.config ?? {});
-  if (site.spec.wifi && site.spec.wifi.length > 0 && profileConfigSchema(profile).receivesWifi) put(layer, 'wifi', wifiConfig(site.spec.wifi));
+  if (wifi && site.spec.wifi && site.spec.wifi.length > 0) put(layer, 'wifi', wifiConfig(site.spec.wifi));
   return layer;
 }
 

@@ -2,9 +2,9 @@
 // into a device's config is checked against every profile it can reach, at the file:line:col of the value
 // that breaks it; for schemas whose keywords relate several keys, the combinations git can produce too.
 // docs/config.md ("Every layer is checked") explains why this is exact and where it is bounded.
-import type { DeviceGroup, DeviceProfile, Issue, JsonObject, JsonValue, LoadedResource, Site } from '../model/index.ts';
+import { canonicalJson, type DeviceGroup, type DeviceProfile, type Issue, type JsonObject, type JsonValue, type LoadedResource, type Site } from '../model/index.ts';
 import type { CheckContext, SnapshotCheck } from './checks.ts';
-import { mergeConfig, siteLayer } from './effective.ts';
+import { mergeConfig, siteLayer, siteLayerWith } from './effective.ts';
 import { pointer, type JsonPath } from './parse.ts';
 import { matchesPattern, profileConfigSchema, valuesAt, type ConfigError, type ProfileConfigSchema } from './profile-schema.ts';
 import { findSecretValues, isSecretValue } from './secrets.ts';
@@ -55,53 +55,81 @@ class Findings {
   }
 }
 
-/** The values of one layer checked against one profile: schema, plaintext in x-secret fields, secrets elsewhere. */
-function checkLayer(findings: Findings, schema: ProfileConfigSchema, profile: string, resource: Placed, layer: JsonObject, wifiFromSite: boolean, context: string, site?: string): void {
-  const at = (path: JsonPath): JsonPath => layerPath(resource, path, wifiFromSite);
-  for (const error of schema.layer?.(layer) ?? []) {
-    findings.add(resource, at(error.path), 'config-schema-violation', error.message, profile, context, site);
-  }
-  const siteWifi = resource.resource.kind === 'Site' && wifiFromSite;
+/** What is wrong with one layer's values for one profile, at paths inside the layer. */
+interface Verdict {
+  path: JsonPath;
+  code: string;
+  text: string;
+}
+
+/** One layer against one profile: schema, plaintext in x-secret fields, secrets elsewhere. */
+function judgeLayer(schema: ProfileConfigSchema, layer: JsonObject, siteWifi: boolean): Verdict[] {
+  const verdicts: Verdict[] = [];
+  for (const error of schema.layer?.(layer) ?? []) verdicts.push({ path: error.path, code: 'config-schema-violation', text: error.message });
   for (const pattern of schema.secretPatterns) {
     for (const found of valuesAt(layer, pattern)) {
       if (found.value === null || isSecretValue(found.value)) continue;
       if (siteWifi && found.path[0] === 'wifi') continue; // the Site kind's own check reports a plaintext Wi-Fi password
-      findings.add(resource, at(found.path), 'plaintext-secret', `${pointer(found.path)} is marked x-secret: encrypt it or use a secretRef`, profile, context, site);
+      verdicts.push({ path: found.path, code: 'plaintext-secret', text: `${pointer(found.path)} is marked x-secret: encrypt it or use a secretRef` });
     }
   }
   for (const found of findSecretValues(layer)) {
     if (schema.secretPatterns.some((pattern) => matchesPattern(found.path, pattern))) continue;
-    findings.add(
-      resource,
-      at(found.path),
-      'undeclared-secret',
-      `${pointer(found.path)} holds a secret, but the configSchema does not mark that field x-secret: it would never be decrypted`,
-      profile,
-      context,
-      site,
-    );
+    verdicts.push({
+      path: found.path,
+      code: 'undeclared-secret',
+      text: `${pointer(found.path)} holds a secret, but the configSchema does not mark that field x-secret: it would never be decrypted`,
+    });
   }
+  return verdicts;
 }
 
 function groupContext(group: DeviceGroup): string {
   return group.spec.sites ? ` (the group's sites: ${list(group.spec.sites)})` : ' (at any site)';
 }
 
-/** Every site and group config against every profile it can reach. */
+/** A layer as checked: its value, and a key that is equal for equal values (sites often share a config). */
+interface Layer {
+  value: JsonObject;
+  key: string;
+}
+
+function layerOf(value: JsonObject): Layer {
+  return { value, key: canonicalJson(value) };
+}
+
+/** Every site and group config against every profile it can reach; equal layers are judged once per profile. */
 function checkLayers(context: CheckContext, findings: Findings): void {
-  const profiles = context.ofKind('DeviceProfile');
-  for (const profile of profiles) {
+  const sites = context.ofKind('Site').map((site) => {
+    const plain = layerOf(siteLayerWith(site.resource, false));
+    const withWifi = site.resource.spec.wifi?.length ? layerOf(siteLayerWith(site.resource, true)) : plain;
+    return { site, plain, withWifi };
+  });
+  const groups = context.ofKind('DeviceGroup').flatMap((group) => (group.resource.spec.config ? [{ group, layer: layerOf(group.resource.spec.config) }] : []));
+  for (const profile of context.ofKind('DeviceProfile')) {
     const name = profile.resource.metadata.name;
     const schema = profileConfigSchema(profile.resource);
     if (schema.invalid) continue; // reported as invalid-config-schema
-    for (const site of context.ofKind('Site')) {
-      const layer = siteLayer(site.resource, profile.resource);
-      if (Object.keys(layer).length > 0) checkLayer(findings, schema, name, site, layer, schema.receivesWifi, '');
+    const judged = new Map<string, Verdict[]>();
+    const judge = (layer: Layer, siteWifi: boolean): Verdict[] => {
+      const key = `${siteWifi ? 'w' : '-'}${layer.key}`;
+      let verdicts = judged.get(key);
+      if (!verdicts) judged.set(key, (verdicts = judgeLayer(schema, layer.value, siteWifi)));
+      return verdicts;
+    };
+    for (const { site, plain, withWifi } of sites) {
+      const layer = schema.receivesWifi ? withWifi : plain;
+      if (layer.key === '{}') continue;
+      for (const verdict of judge(layer, schema.receivesWifi)) {
+        findings.add(site, layerPath(site, verdict.path, schema.receivesWifi), verdict.code, verdict.text, name, '');
+      }
     }
-    for (const group of context.ofKind('DeviceGroup')) {
-      const spec = group.resource.spec;
-      if (!spec.config || (spec.profiles && !spec.profiles.includes(name))) continue;
-      checkLayer(findings, schema, name, group, spec.config, false, groupContext(group.resource));
+    for (const { group, layer } of groups) {
+      const only = group.resource.spec.profiles;
+      if (only && !only.includes(name)) continue;
+      for (const verdict of judge(layer, false)) {
+        findings.add(group, layerPath(group, verdict.path, false), verdict.code, verdict.text, name, groupContext(group.resource));
+      }
     }
   }
 }
