@@ -3,14 +3,12 @@
 import semver from 'semver';
 import type {
   Issue,
-  JsonObject,
-  JsonValue,
   LoadedResource,
   ResourceDocument,
   ResourceKind,
   Snapshot,
 } from '../model/index.ts';
-import { pointer, type JsonPath } from './parse.ts';
+import type { JsonPath } from './parse.ts';
 import { checkConfigLayers } from './layers.ts';
 import { checkSecretPlaces } from './secret-places.ts';
 

@@ -6,7 +6,7 @@ import { canonicalJson, type DeviceGroup, type DeviceProfile, type Issue, type J
 import type { CheckContext, SnapshotCheck } from './checks.ts';
 import { mergeConfig, siteLayer, siteLayerWith } from './effective.ts';
 import { pointer, type JsonPath } from './parse.ts';
-import { matchesPattern, profileConfigSchema, valuesAt, type ConfigError, type ProfileConfigSchema } from './profile-schema.ts';
+import { matchesPattern, profileConfigSchema, valuesAt, type ProfileConfigSchema } from './profile-schema.ts';
 import { findSecretValues, isSecretValue } from './secrets.ts';
 import { atomsSatisfiable, negateAtom, selectorAtoms, type LabelAtom } from './selector.ts';
 
@@ -18,9 +18,10 @@ const LISTED_IN_MESSAGE = 5;
 
 type Placed = LoadedResource<Site> | LoadedResource<DeviceGroup>;
 
-/** Where a path of a layer's config is in its document. */
-function layerPath(resource: Placed, path: JsonPath, wifiFromSite: boolean): JsonPath {
-  if (resource.resource.kind === 'Site' && wifiFromSite && path[0] === 'wifi') return ['spec', ...path];
+/** Where a path of a layer's config is in its document (`wifi` of a site that lists networks: its `spec.wifi`). */
+function layerPath(resource: Placed, path: JsonPath, receivesWifi: boolean): JsonPath {
+  const site = resource.resource.kind === 'Site' ? resource.resource : null;
+  if (site && receivesWifi && (site.spec.wifi?.length ?? 0) > 0 && path[0] === 'wifi') return ['spec', ...path];
   return ['spec', 'config', ...path];
 }
 
@@ -120,7 +121,7 @@ function checkLayers(context: CheckContext, findings: Findings): void {
     for (const { site, plain, withWifi } of sites) {
       const layer = schema.receivesWifi ? withWifi : plain;
       if (layer.key === '{}') continue;
-      for (const verdict of judge(layer, schema.receivesWifi)) {
+      for (const verdict of judge(layer, schema.receivesWifi && layer !== plain)) {
         findings.add(site, layerPath(site, verdict.path, schema.receivesWifi), verdict.code, verdict.text, name, '');
       }
     }

@@ -208,3 +208,29 @@ describe('environmental issues are told apart from content issues', () => {
     expect(onlyEnvironmentalErrors(refused.issues)).toBe(false);
   });
 });
+
+describe('the flags of validate (and diff, serve)', () => {
+  it('declare the sources: the same commit is refused, then accepted with the engine’s prefix; a bad flag is a usage error', async () => {
+    const { GitFixture } = await import('../git/fixture.ts');
+    const { fleetformWith } = await import('../review/cli.ts');
+    const { fleetRepository, site } = await import('../review/fleet-repo.ts');
+    const repo: InstanceType<typeof GitFixture> = fleetRepository();
+    try {
+      repo.write('fleet-config/sites/north.yaml', site('north', 'X').replace('FLEETFORM_SECRET_X', 'LOT_NORTH_WIFI'));
+      repo.commit('a variable outside the default prefix');
+      const refused = await fleetformWith({}, repo.dir, 'validate', '--repo', repo.dir);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/^fleet-config\/sites\/north\.yaml:\d+:\d+: error \[secret-source-not-allowed\] secretRef: environment variable LOT_NORTH_WIFI is not a declared secret source/m);
+      // Given prefixes replace the default: the other site's FLEETFORM_SECRET_ variable then needs its prefix too.
+      expect((await fleetformWith({}, repo.dir, 'validate', '--repo', repo.dir, '--secret-env-prefix', 'LOT_')).code).toBe(1);
+      expect((await fleetformWith({}, repo.dir, 'validate', '--repo', repo.dir, '--secret-env-prefix', 'LOT_', '--secret-env-prefix', 'FLEETFORM_SECRET_')).code).toBe(0);
+      expect((await fleetformWith({ FLEETFORM_SECRET_ENV_PREFIX: 'FLEETFORM_SECRET_,LOT_' }, repo.dir, 'validate', '--repo', repo.dir)).code).toBe(0);
+      expect((await fleetformWith({ FLEETFORM_SECRET_ENV: 'LOT_NORTH_WIFI' }, repo.dir, 'validate', '--repo', repo.dir)).code).toBe(0);
+      const usage = await fleetformWith({}, repo.dir, 'validate', '--repo', repo.dir, '--secret-env', 'FLEETFORM_ADMIN_TOKEN');
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toContain("FLEETFORM_ADMIN_TOKEN is one of the engine's own settings");
+    } finally {
+      repo.dispose();
+    }
+  });
+});
