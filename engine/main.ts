@@ -1,9 +1,10 @@
 // The composition root: the one place that reads the process environment and wires adapters.
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import pg from 'pg';
 import pino, { type Logger } from 'pino';
 import { runProgram } from './cli/index.ts';
+import { DEFAULT_SECRET_SOURCES, secretSourceResolver, type SecretSources } from './config/index.ts';
 import { startEmbeddedPostgres, type RunningPostgres } from './store/index.ts';
 import { Engine } from './service/index.ts';
 
@@ -24,6 +25,8 @@ export interface ServeOptions {
   host?: string;
   dataDir: string;
   ageIdentityFile?: string;
+  /** What a secretRef may name (default: FLEETFORM_SECRET_* variables, no files). */
+  secretSources?: SecretSources;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
   /** Where the one-time admin token announcement goes (stdout). */
@@ -93,14 +96,13 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       log,
       compile: {
         ...(identity ? { identity: await readFile(resolve(options.cwd, identity), 'utf8') } : {}),
-        resolveReference: async (reference) => {
-          if ('env' in reference) return env[reference.env];
-          try {
-            return (await readFile(resolve(options.repoDir, reference.file), 'utf8')).trim();
-          } catch {
-            return undefined;
-          }
-        },
+        // Only the declared sources, never the repository or any other file of the host.
+        resolveReference: secretSourceResolver(options.secretSources ?? DEFAULT_SECRET_SOURCES, {
+          env,
+          realpath: (path) => realpath(path),
+          stat: (path) => stat(path),
+          readFile: (path) => readFile(path, 'utf8'),
+        }),
       },
       ...(env.FLEETFORM_ADMIN_TOKEN ? { adminToken: env.FLEETFORM_ADMIN_TOKEN } : {}),
       onAdminTokenGenerated: async (token) => {

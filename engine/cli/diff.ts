@@ -21,11 +21,12 @@ import { VALIDATE_CHECKS } from '../config/index.ts';
 import type { SourceTree } from '../model/index.ts';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
 import { databaseUrl, readFleetFromDatabase } from './fleet.ts';
+import { addSecretSourceOptions, secretSourcesOf, type SecretSourceFlags } from './secret.ts';
 
 const FORMATS = REVIEW_FORMATS;
 const FAIL_ON = ['blocked', 'any'] as const;
 
-interface DiffFlags {
+interface DiffFlags extends SecretSourceFlags {
   repo: string;
   format: string;
   fleet?: string;
@@ -95,6 +96,7 @@ async function runDiff(base: string, head: string, flags: DiffFlags, ctx: CliCon
   // The fleet: a fleet file, else the engine database (--database-url, else DATABASE_URL).
   const url = flags.fleet ? undefined : databaseUrl(flags.databaseUrl, ctx);
   if (flags.failOn && !flags.fleet && !url) throw new UsageError('--fail-on needs the fleet: pass --fleet FILE or --database-url URL');
+  const secretSources = secretSourcesOf(flags, ctx);
   const dir = resolve(ctx.cwd, flags.repo);
   const [baseTree, headTree] = await readTrees(dir, base, head);
   const devices = flags.fleet ? await readFleetFile(resolve(ctx.cwd, flags.fleet)) : url ? await readFleetFromDatabase(url) : undefined;
@@ -113,14 +115,14 @@ async function runDiff(base: string, head: string, flags: DiffFlags, ctx: CliCon
     ...(devices ? { devices, firmware: firmwarePort() } : {}),
     ...(identity ? { identity } : {}),
     checks: VALIDATE_CHECKS,
+    secretSources,
   });
   ctx.stdout(renderReview(review, flags.format as ReviewFormat));
   ctx.exit(reviewExitCode(review, flags.failOn as FailOn | undefined));
 }
 
 export const registerDiff: CommandRegistrar = (program: Command, ctx: CliContext) => {
-  program
-    .command('diff')
+  addSecretSourceOptions(program.command('diff'))
     .description('Semantic diff of two revisions with the fleet impact; exit 1 when HEAD is invalid, 3 when --fail-on trips')
     .argument('<base>', 'base revision (branch, tag, sha; e.g. origin/main)')
     .argument('[head]', 'head revision', 'HEAD')

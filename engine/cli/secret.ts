@@ -1,7 +1,17 @@
 // `fleetform secret`: helps authors put secrets in git — encrypted to the engine's age recipient, never plaintext.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ageRecipient, encryptSecret, generateAgeIdentity, parseAgeIdentities } from '../config/index.ts';
+import { isAbsolute, resolve } from 'node:path';
+import {
+  DEFAULT_SECRET_ENV_PREFIX,
+  SecretSourcesError,
+  ageRecipient,
+  encryptSecret,
+  generateAgeIdentity,
+  parseAgeIdentities,
+  parseSecretSources,
+  type SecretSources,
+} from '../config/index.ts';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
 
 interface EncryptFlags {
@@ -75,3 +85,47 @@ export const registerSecret: CommandRegistrar = (program: Command, ctx: CliConte
       for (const identity of parseAgeIdentities(text)) ctx.stdout((await ageRecipient(identity)) + '\n');
     });
 };
+
+// ── the secret sources a secretRef may name: one set of flags for serve, validate and diff ──
+
+export interface SecretSourceFlags {
+  secretEnvPrefix?: string[];
+  secretEnv?: string[];
+  secretDir?: string;
+}
+
+const repeat = (value: string, all: string[] = []): string[] => [...all, value];
+
+/** Adds --secret-env-prefix, --secret-env and --secret-dir to a command. */
+export function addSecretSourceOptions(command: Command): Command {
+  return command
+    .option(
+      '--secret-env-prefix <prefix>',
+      `a secretRef may name environment variables starting with this (repeatable; default ${DEFAULT_SECRET_ENV_PREFIX}; env FLEETFORM_SECRET_ENV_PREFIX, comma-separated)`,
+      repeat,
+    )
+    .option('--secret-env <name>', 'a secretRef may name this environment variable (repeatable; env FLEETFORM_SECRET_ENV, comma-separated)', repeat)
+    .option('--secret-dir <dir>', 'a secretRef {file} is a path under this directory (env FLEETFORM_SECRET_DIR); without it, no file references');
+}
+
+function commaList(value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+/** The policy from the flags, else the environment, else the default (FLEETFORM_SECRET_* variables, no files). */
+export function secretSourcesOf(flags: SecretSourceFlags, ctx: Pick<CliContext, 'env' | 'cwd'>): SecretSources {
+  const dir = flags.secretDir ?? (ctx.env.FLEETFORM_SECRET_DIR || undefined);
+  const envPrefixes = flags.secretEnvPrefix ?? commaList(ctx.env.FLEETFORM_SECRET_ENV_PREFIX);
+  const envNames = flags.secretEnv ?? commaList(ctx.env.FLEETFORM_SECRET_ENV);
+  try {
+    return parseSecretSources({
+      ...(envPrefixes ? { envPrefixes } : {}),
+      ...(envNames ? { envNames } : {}),
+      dir: dir === undefined ? null : isAbsolute(dir) ? dir : resolve(ctx.cwd, dir),
+    });
+  } catch (error) {
+    if (error instanceof SecretSourcesError) throw new UsageError(error.message);
+    throw error;
+  }
+}

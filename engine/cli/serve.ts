@@ -3,8 +3,9 @@ import { Option } from 'commander';
 import type { CommandRegistrar } from './context.ts';
 import { UsageError } from './context.ts';
 import { isConnectionFailure } from '../store/errors.ts';
+import { addSecretSourceOptions, secretSourcesOf, type SecretSourceFlags } from './secret.ts';
 
-interface ServeFlags {
+interface ServeFlags extends SecretSourceFlags {
   repo?: string;
   branch: string;
   port: string;
@@ -13,8 +14,7 @@ interface ServeFlags {
 }
 
 export const registerServe: CommandRegistrar = (program, ctx) => {
-  program
-    .command('serve')
+  addSecretSourceOptions(program.command('serve'))
     .description('Run the engine: follow the branch, answer device check-ins, serve the operator API')
     .option('--repo <dir>', 'config repository (default: the git repository of the current directory)')
     .option('--branch <name>', 'branch to follow', 'main')
@@ -24,6 +24,7 @@ export const registerServe: CommandRegistrar = (program, ctx) => {
     .action(async (flags: ServeFlags) => {
       const port = Number(flags.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: not a port: ${flags.port}`);
+      const secretSources = secretSourcesOf(flags, ctx);
       // Lazy: the composition root imports the CLI; importing it back at load time would be a cycle.
       const { startServe } = await import('../main.ts');
       const { locateRepository } = await import('../git/index.ts');
@@ -36,6 +37,7 @@ export const registerServe: CommandRegistrar = (program, ctx) => {
           port,
           dataDir: flags.dataDir,
           ...(flags.ageIdentity ? { ageIdentityFile: flags.ageIdentity } : {}),
+          secretSources,
           env: ctx.env,
           cwd: ctx.cwd,
           announce: (text) => ctx.stdout(text),

@@ -5,11 +5,12 @@ import type { Command } from 'commander';
 import { VALIDATE_CHECKS, compileSnapshot, parallelYamlParser } from '../config/index.ts';
 import { formatIssue, hasErrors, type Issue, type SourceTree } from '../model/index.ts';
 import { UsageError, type CliContext, type CommandRegistrar } from './context.ts';
+import { addSecretSourceOptions, secretSourcesOf, type SecretSourceFlags } from './secret.ts';
 
 const FORMATS = ['text', 'json', 'github'] as const;
 type Format = (typeof FORMATS)[number];
 
-interface ValidateFlags {
+interface ValidateFlags extends SecretSourceFlags {
   repo?: string;
   rev?: string;
   format: string;
@@ -68,10 +69,13 @@ async function runValidate(flags: ValidateFlags, ctx: CliContext): Promise<void>
   const dir = resolve(ctx.cwd, flags.repo ?? '.');
   const identityFile = flags.ageIdentity ?? ctx.env.FLEETFORM_AGE_IDENTITY_FILE;
   const identity = identityFile ? await readIdentity(resolve(ctx.cwd, identityFile)) : undefined;
+  const secretSources = secretSourcesOf(flags, ctx);
   const tree = await readTree(dir, flags.rev);
-  // No secretRef resolver: CI does not hold the engine's secrets, so references are checked for form only.
+  // No secretRef resolver: CI does not hold the engine's secrets, so references are checked for form and
+  // against the engine's declared secret sources (the same flags/env as `serve`), never read.
   const { issues, snapshot } = await compileSnapshot(tree, {
     ...(identity ? { identity } : {}),
+    secretSources,
     checks: VALIDATE_CHECKS,
     parseFiles: parallelYamlParser(),
   });
@@ -89,8 +93,7 @@ async function runValidate(flags: ValidateFlags, ctx: CliContext): Promise<void>
 }
 
 export const registerValidate: CommandRegistrar = (program: Command, ctx: CliContext) => {
-  program
-    .command('validate')
+  addSecretSourceOptions(program.command('validate'))
     .description('Validate the config repo (working tree, or a revision with --rev); exit 1 when there are errors')
     .option('--repo <dir>', 'config repository root', '.')
     .option('--rev <rev>', 'validate this revision (branch, tag or sha) instead of the working tree')

@@ -1,18 +1,16 @@
 // Cross-reference checks over the documents that passed their schema. Each check is a SnapshotCheck:
 // others (the firmware planner's reachability, the rules' unknown facts) add theirs through compileSnapshot.
 import semver from 'semver';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import type {
   Issue,
-  JsonObject,
-  JsonValue,
   LoadedResource,
   ResourceDocument,
   ResourceKind,
   Snapshot,
 } from '../model/index.ts';
-import { parsePointer, pointer, type JsonPath } from './parse.ts';
-import { isSecretValue } from './secrets.ts';
+import type { JsonPath } from './parse.ts';
+import { checkConfigLayers } from './layers.ts';
+import { checkSecretPlaces } from './secret-places.ts';
 
 export type ResourceOf<K extends ResourceKind> = Extract<ResourceDocument, { kind: K }>;
 
@@ -307,106 +305,6 @@ export const checkRollouts: SnapshotCheck = ({ ofKind, snapshot, isDeclared, iss
   return issues;
 };
 
-// ── profile configSchema: compiles, defaults satisfy it, and x-secret fields are never plaintext ──
-
-const configAjv = new Ajv2020({ allErrors: true, strict: false });
-configAjv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
-
-type PathPattern = readonly (string | '*')[];
-
-/** Paths of the `x-secret: true` fields of a config schema; `*` stands for any array index or map key. */
-export function secretPaths(schema: JsonValue | undefined, at: PathPattern = []): PathPattern[] {
-  if (!schema || typeof schema !== 'object' || Array.isArray(schema)) return [];
-  const paths: PathPattern[] = [];
-  if (schema['x-secret'] === true) paths.push(at);
-  const properties = schema.properties;
-  if (properties && typeof properties === 'object' && !Array.isArray(properties)) {
-    for (const [key, sub] of Object.entries(properties)) paths.push(...secretPaths(sub, [...at, key]));
-  }
-  if (schema.items) paths.push(...secretPaths(schema.items, [...at, '*']));
-  if (schema.additionalProperties && typeof schema.additionalProperties === 'object') {
-    paths.push(...secretPaths(schema.additionalProperties, [...at, '*']));
-  }
-  for (const keyword of ['allOf', 'anyOf', 'oneOf'] as const) {
-    const branches = schema[keyword];
-    if (Array.isArray(branches)) for (const branch of branches) paths.push(...secretPaths(branch, at));
-  }
-  return paths;
-}
-
-/** Values of a config at a path pattern, with their concrete paths. */
-function valuesAt(value: JsonValue | undefined, pattern: PathPattern, at: (string | number)[] = []): { path: (string | number)[]; value: JsonValue }[] {
-  if (value === undefined) return [];
-  if (pattern.length === 0) return [{ path: at, value }];
-  if (value === null || typeof value !== 'object') return [];
-  const [head, ...rest] = pattern;
-  if (head === '*') {
-    if (Array.isArray(value)) return value.flatMap((item, i) => valuesAt(item, rest, [...at, i]));
-    return Object.entries(value).flatMap(([key, item]) => valuesAt(item, rest, [...at, key]));
-  }
-  if (Array.isArray(value) || head === undefined) return [];
-  return valuesAt(value[head], rest, [...at, head]);
-}
-
-/** The schema with its secret fields relaxed, so defaults holding {encrypted: …} still validate. */
-function withoutSecretFields(schema: JsonValue): JsonValue {
-  if (!schema || typeof schema !== 'object') return schema;
-  if (Array.isArray(schema)) return schema.map(withoutSecretFields);
-  if (schema['x-secret'] === true) return {};
-  const out: JsonObject = {};
-  for (const [key, value] of Object.entries(schema)) out[key] = withoutSecretFields(value);
-  return out;
-}
-
-export const checkConfigSecretsAndSchemas: SnapshotCheck = ({ ofKind, issue }) => {
-  const issues: Issue[] = [];
-  const profiles = ofKind('DeviceProfile');
-  const pathsByProfile = new Map<string, PathPattern[]>();
-  for (const profile of profiles) {
-    const spec = profile.resource.spec;
-    pathsByProfile.set(profile.resource.metadata.name, secretPaths(spec.configSchema));
-    if (!spec.configSchema) continue;
-    let validate;
-    try {
-      validate = configAjv.compile(withoutSecretFields(spec.configSchema) as object);
-    } catch (error) {
-      issues.push(issue(profile, ['spec', 'configSchema'], 'invalid-config-schema', `configSchema is not a valid JSON Schema: ${error instanceof Error ? error.message : String(error)}`));
-      continue;
-    }
-    if (spec.defaults && !validate(spec.defaults)) {
-      for (const error of validate.errors ?? []) {
-        const path = ['spec', 'defaults', ...parsePointer(error.instancePath)];
-        issues.push(issue(profile, path, 'config-schema-violation', `defaults${error.instancePath} ${error.message ?? 'is invalid'} (per the profile's configSchema)`));
-      }
-    }
-  }
-  const plaintext = (resource: LoadedResource, config: JsonObject | undefined, base: JsonPath, patterns: readonly PathPattern[]): void => {
-    const reported = new Set<string>();
-    for (const pattern of patterns) {
-      for (const found of valuesAt(config, pattern)) {
-        if (found.value === null || isSecretValue(found.value)) continue;
-        const path = [...base, ...found.path];
-        if (reported.has(pointer(path))) continue;
-        reported.add(pointer(path));
-        issues.push(
-          issue(resource, path, 'plaintext-secret', `${pointer(found.path).slice(1)} is marked x-secret in a profile's configSchema: encrypt it or use a secretRef`),
-        );
-      }
-    }
-  };
-  const allPatterns = [...pathsByProfile.values()].flat();
-  for (const profile of profiles) {
-    plaintext(profile, profile.resource.spec.defaults, ['spec', 'defaults'], pathsByProfile.get(profile.resource.metadata.name) ?? []);
-  }
-  for (const site of ofKind('Site')) plaintext(site, site.resource.spec.config, ['spec', 'config'], allPatterns);
-  for (const group of ofKind('DeviceGroup')) {
-    const names = group.resource.spec.profiles;
-    const patterns = names ? names.flatMap((name) => pathsByProfile.get(name) ?? []) : allPatterns;
-    plaintext(group, group.resource.spec.config, ['spec', 'config'], patterns);
-  }
-  return issues;
-};
-
 /** The checks every compile runs, in order. */
 export const BUILT_IN_CHECKS: readonly SnapshotCheck[] = [
   checkDuplicateNames,
@@ -416,5 +314,6 @@ export const BUILT_IN_CHECKS: readonly SnapshotCheck[] = [
   checkMatrices,
   checkReleases,
   checkRollouts,
-  checkConfigSecretsAndSchemas,
+  checkSecretPlaces,
+  checkConfigLayers,
 ];

@@ -7,6 +7,9 @@ export const ISSUE_CODES = {
   symlink: 'A symbolic link in a resource folder; resources must be regular files.',
   'non-yaml-file': 'A file in a resource folder that is not .yaml/.yml (README.md and dotfiles are allowed).',
   'yaml-syntax': 'The YAML does not parse (also duplicate keys and alias bombs).',
+  'unknown-yaml-tag': 'A YAML tag other than the core ones (!!str, !!int, !!float, !!bool, !!null, !!map, !!seq): !!binary, !!set, !!timestamp, a custom !tag.',
+  'non-json-value': 'A value JSON cannot carry (.inf, .nan).',
+  'load-failed': 'A file could not be loaded for an unexpected reason; the revision is rejected rather than half-read.',
   // documents
   'not-a-resource': 'A document that is not a mapping with apiVersion, kind, metadata and spec.',
   'unknown-api-version': 'apiVersion is not fleetform/v1.',
@@ -17,7 +20,8 @@ export const ISSUE_CODES = {
   'invalid-sha256': 'An artifact sha256 that is not 64 lowercase hex digits.',
   'invalid-timezone': 'A site timezone that is not an IANA timezone.',
   'invalid-config-schema': 'A profile configSchema that is not a valid JSON Schema.',
-  'config-schema-violation': 'Profile defaults that do not satisfy the profile\'s own configSchema.',
+  'config-schema-violation': 'A config layer (profile defaults, a site, a group, or a combination of them) that breaks the configSchema of a profile it reaches.',
+  'config-combinations-unchecked': '(warning) A configSchema relating keys that different layers set has more site/group combinations than are checked.',
   // cross references
   'duplicate-name': 'Two resources of one kind (or two bundles of one matrix) share a name.',
   'duplicate-matrix': 'Two compatibility matrices for one hardware model.',
@@ -34,8 +38,28 @@ export const ISSUE_CODES = {
   'invalid-secret': 'An encrypted secret that is not armored age ciphertext.',
   'secret-decrypt-failed': 'An encrypted secret that the given age identity cannot decrypt.',
   'secret-unresolved': 'A secretRef the engine could not resolve (missing environment variable or file).',
+  'secret-source-not-allowed': 'A secretRef outside the secret sources the engine was started with, or a file path that escapes the secret directory.',
+  'undeclared-secret': 'A secret where nothing declares one (only site Wi-Fi passwords, webhook secrets and x-secret config fields hold secrets).',
   // plug-ins
   'check-failed': 'A plug-in SnapshotCheck threw; the revision is rejected rather than half-checked.',
 } as const;
 
 export type IssueCode = keyof typeof ISSUE_CODES;
+
+/**
+ * Issues caused by the engine's environment rather than the commit: a secret source that is not there (an
+ * environment variable unset, a file missing or unreadable) or an age identity that is missing or wrong.
+ * A revision rejected only for these may be retried when the environment changes, without a new commit;
+ * every other error is a property of the commit and stays final for that sha.
+ */
+export const ENVIRONMENTAL_ISSUE_CODES: ReadonlySet<IssueCode> = new Set<IssueCode>(['secret-unresolved', 'secret-decrypt-failed']);
+
+export function isEnvironmentalIssue(issue: { code: string }): boolean {
+  return ENVIRONMENTAL_ISSUE_CODES.has(issue.code as IssueCode);
+}
+
+/** Whether every error of a rejected revision comes from the environment (so retrying it can succeed). */
+export function onlyEnvironmentalErrors(issues: readonly { code: string; severity: string }[]): boolean {
+  const errors = issues.filter((issue) => issue.severity === 'error');
+  return errors.length > 0 && errors.every(isEnvironmentalIssue);
+}

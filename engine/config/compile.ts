@@ -9,11 +9,9 @@ import {
   type DeviceProfile,
   type FirmwareRelease,
   type Issue,
-  type JsonValue,
   type LoadedResource,
   type ResourceKind,
   type Rollout,
-  type SecretValue,
   type Site,
   type Snapshot,
   type SourceTree,
@@ -22,22 +20,20 @@ import {
 import { BUILT_IN_CHECKS, type CheckContext, type ResourceOf, type SnapshotCheck } from './checks.ts';
 import { loadResourcesParsedBy, loadResourcesWithNames, issueAt, type LoadOptions } from './load.ts';
 import type { YamlFilesParser } from './parallel.ts';
-import {
-  SecretVault,
-  decodeArmoredSecret,
-  decryptSecret,
-  findSecretValues,
-  parseAgeIdentities,
-  secretKey,
-  type SecretReferenceResolver,
-} from './secrets.ts';
-import type { JsonPath } from './parse.ts';
+import { SecretVault, decodeArmoredSecret, decryptSecret, parseAgeIdentities, secretKey, type SecretReferenceResolver } from './secrets.ts';
+import { DEFAULT_SECRET_SOURCES, SecretSourceRefusedError, secretSourceRefusal, type SecretSources } from './secret-sources.ts';
+import { declaredSecrets } from './secret-places.ts';
 
 export interface CompileOptions extends LoadOptions {
   /** The engine's age identity (an `AGE-SECRET-KEY-1…` line, or a whole identity file). Without it secrets are checked for form only. */
   identity?: string;
-  /** Resolves `secretRef`s (env/file) for the engine; without it references are checked for form only. */
+  /** Resolves `secretRef`s (env/file) for the engine; without it references are checked for form and source only. */
   resolveReference?: SecretReferenceResolver;
+  /**
+   * The secret sources a `secretRef` may name (default: the resolver's `sources`, else DEFAULT_SECRET_SOURCES —
+   * `FLEETFORM_SECRET_*` variables, no files). A reference outside them is `secret-source-not-allowed`.
+   */
+  secretSources?: SecretSources;
   /** Checks run after the built-in ones, e.g. the firmware planner's reachability check. */
   checks?: readonly SnapshotCheck[];
   /** Parses the YAML texts (default: in this thread). `parallelYamlParser()` spreads a large repo over cores. */
@@ -187,22 +183,18 @@ function checkContext(snapshot: Snapshot, resources: readonly LoadedResource[], 
   };
 }
 
-/** Every secret of the resources, wherever it sits (Wi-Fi, webhook, x-secret config), with its place. */
-function secretsOf(resources: readonly LoadedResource[]): { resource: LoadedResource; path: JsonPath; secret: SecretValue }[] {
-  const found: { resource: LoadedResource; path: JsonPath; secret: SecretValue }[] = [];
-  for (const resource of resources) {
-    for (const item of findSecretValues(resource.resource.spec as unknown as JsonValue, ['spec'])) {
-      found.push({ resource, ...item });
-    }
-  }
-  return found;
+/** Why a secret could not be had: a reference outside the declared sources, or one the environment lacks. */
+function secretFailure(error: unknown, what: string): { code: string; message: string } {
+  if (error instanceof SecretSourceRefusedError) return { code: 'secret-source-not-allowed', message: `secretRef: ${error.message}` };
+  return { code: 'secret-unresolved', message: `secretRef: ${what} could not be read (${error instanceof Error ? error.message : String(error)})` };
 }
 
 async function resolveSecrets(resources: readonly LoadedResource[], options: CompileOptions, vault: SecretVault): Promise<Issue[]> {
   const issues: Issue[] = [];
   const identities = options.identity ? parseAgeIdentities(options.identity) : [];
-  const outcome = new Map<string, string | null>(); // key → error message, or null when resolved
-  for (const { resource, path, secret } of secretsOf(resources)) {
+  const sources = options.secretSources ?? options.resolveReference?.sources ?? DEFAULT_SECRET_SOURCES;
+  const outcome = new Map<string, { code: string; message: string } | null>(); // by secret key; null when resolved
+  for (const { resource, path, secret } of declaredSecrets(resources)) {
     const key = secretKey(secret);
     if (!outcome.has(key)) {
       let failure: { code: string; message: string } | null = null;
@@ -217,24 +209,26 @@ async function resolveSecrets(resources: readonly LoadedResource[], options: Com
               ? { code: 'invalid-secret', message: `not armored age ciphertext: ${reason}` }
               : { code: 'secret-decrypt-failed', message: `the engine's age identity cannot decrypt this secret (${reason}); was it encrypted to the right recipient?` };
         }
-      } else if (options.resolveReference) {
+      } else {
         const ref = secret.secretRef;
         const what = 'env' in ref ? `environment variable ${ref.env}` : `file ${ref.file}`;
-        try {
-          const value = await options.resolveReference(ref);
-          if (value === undefined) failure = { code: 'secret-unresolved', message: `secretRef: ${what} is not set` };
-          else vault.store(secret, value);
-        } catch (error) {
-          failure = { code: 'secret-unresolved', message: `secretRef: ${what} could not be read (${error instanceof Error ? error.message : String(error)})` };
+        // Checked before anything is read, in validate as in the engine: a config author names a declared source or nothing.
+        const refusal = secretSourceRefusal(ref, sources);
+        if (refusal) failure = { code: 'secret-source-not-allowed', message: `secretRef: ${refusal}` };
+        else if (options.resolveReference) {
+          try {
+            const value = await options.resolveReference(ref);
+            if (value === undefined) failure = { code: 'secret-unresolved', message: `secretRef: ${what} is not set` };
+            else vault.store(secret, value);
+          } catch (error) {
+            failure = secretFailure(error, what);
+          }
         }
       }
-      outcome.set(key, failure ? `${failure.code}\n${failure.message}` : null);
+      outcome.set(key, failure);
     }
     const failure = outcome.get(key);
-    if (failure) {
-      const [code = 'secret-decrypt-failed', message = ''] = failure.split('\n');
-      issues.push(issueAt(resource, path, code, message));
-    }
+    if (failure) issues.push(issueAt(resource, path, failure.code, failure.message));
   }
   vault.seal(identities.join('\n') || undefined);
   return issues;

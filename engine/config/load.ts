@@ -129,17 +129,61 @@ function loadDocument(document: ParsedDocument, declared: Map<ResourceKind, Set<
   };
 }
 
+/** The first value JSON cannot carry (`.inf`, `.nan`): a device would receive null, a hash would lie. */
+function nonJsonValue(value: unknown, path: (string | number)[] = [], depth = 0): (string | number)[] | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : path;
+  if (value === null || typeof value !== 'object' || depth > 256) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nonJsonValue(value[i], [...path, i], depth + 1);
+      if (found) return found;
+    }
+    return null;
+  }
+  for (const key of Object.keys(value)) {
+    const found = nonJsonValue((value as Record<string, unknown>)[key], [...path, key], depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+function loadFile(file: ResourceFile, raw: RawYamlFile, declared: Map<ResourceKind, Set<string>>, issues: Issue[], resources: LoadedResource[]): void {
+  const parsed = withPositions(file.path, file.text, raw);
+  issues.push(...parsed.issues);
+  for (const document of parsed.documents) {
+    const bad = nonJsonValue(document.value);
+    if (bad) {
+      issues.push(issueAt(document, bad, 'non-json-value', `${pointer(bad) || 'the document'} is not a JSON value (.inf or .nan): write a number`));
+      continue;
+    }
+    const loaded = loadDocument(document, declared);
+    issues.push(...loaded.issues);
+    if (loaded.resource) resources.push(loaded.resource);
+  }
+}
+
 function loadParsed(files: readonly ResourceFile[], raws: readonly RawYamlFile[], fileIssues: Issue[]): LoadResult {
   const issues = [...fileIssues];
   const resources: LoadedResource[] = [];
   const declared = new Map<ResourceKind, Set<string>>();
   files.forEach((file, i) => {
-    const parsed = withPositions(file.path, file.text, raws[i] ?? { documents: [], errors: [] });
-    issues.push(...parsed.issues);
-    for (const document of parsed.documents) {
-      const loaded = loadDocument(document, declared);
-      issues.push(...loaded.issues);
-      if (loaded.resource) resources.push(loaded.resource);
+    const before = { issues: issues.length, resources: resources.length };
+    try {
+      loadFile(file, raws[i] ?? { documents: [], errors: [] }, declared, issues, resources);
+    } catch (error) {
+      // Whatever a file holds, the revision gets an issue, never an exception: the engine must be able to
+      // record every revision it looks at.
+      issues.length = before.issues;
+      resources.length = before.resources;
+      issues.push({
+        code: 'load-failed',
+        severity: 'error',
+        file: file.path,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `the file could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
+      });
     }
   });
   return { resources, issues, declaredNames: declared };

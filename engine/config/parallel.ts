@@ -50,7 +50,7 @@ export function parallelYamlParser(options: ParallelParseOptions = {}): YamlFile
     }
     const pending = shares.slice(1).map(
       (share) =>
-        new Promise<void>((resolve, reject) => {
+        new Promise<void>((resolve) => {
           // A roomier young generation: parsing allocates many short-lived nodes, and scavenges dominated.
           const worker = new Worker(new URL('./yaml-worker.mjs', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 96 } });
           worker.once('message', (parsed: RawYamlFile[]) => {
@@ -58,7 +58,12 @@ export function parallelYamlParser(options: ParallelParseOptions = {}): YamlFile
             void worker.terminate();
             resolve();
           });
-          worker.once('error', reject);
+          // A worker that dies (out of memory on a hostile file) must not fail the compile: parse here instead.
+          worker.once('error', () => {
+            void worker.terminate();
+            for (const i of share.indexes) results[i] = parseYamlValuesReference(texts[i] ?? '');
+            resolve();
+          });
           worker.postMessage(share.indexes.map((i) => texts[i]));
         }),
     );

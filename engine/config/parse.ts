@@ -77,9 +77,9 @@ export { parseYamlValues, type RawYamlFile };
  * needed only for issues, and keeping every node tree of a 10k-document repo alive costs more than parsing it.
  */
 export function withPositions(file: string, text: string, raw: RawYamlFile): { documents: ParsedDocument[]; issues: Issue[] } {
-  const issues = raw.errors.map((error) => {
+  const issues = raw.errors.map((error): Issue => {
     const at = offsetToLocation(file, text, error.offset);
-    return syntaxIssue(file, at.line, at.column, error.message);
+    return { ...syntaxIssue(file, at.line, at.column, error.message), code: error.code ?? 'yaml-syntax' };
   });
   let nodes: (Node | null)[] | undefined;
   const rootOf = (index: number): Node | null => {

@@ -49,6 +49,12 @@ for (const [kind, schema] of Object.entries(schemas) as [ResourceKind, object][]
   validators.set(kind, validate);
 }
 
+/** Labels as git's metadata.labels allows them (one source for labels from git and from the API). */
+const labelsValidator = ajv.compile({ $ref: 'common.schema.json#/$defs/labels' });
+export function validateLabels(labels: unknown): boolean {
+  return labelsValidator(labels) === true;
+}
+
 /** Validates a document of a known kind; every violation is an issue. `skip` lists paths already reported (plaintext secrets). */
 export function schemaIssues(kind: ResourceKind, document: ParsedDocument, skip: readonly string[] = []): Issue[] {
   const validate = validators.get(kind);
@@ -73,7 +79,7 @@ export function schemaIssues(kind: ResourceKind, document: ParsedDocument, skip:
 }
 
 /** Drops the noise of composite keywords: `if` wrappers, and the per-branch errors of an anyOf/oneOf that is reported itself. */
-function relevantErrors(errors: readonly ErrorObject[]): ErrorObject[] {
+export function relevantErrors(errors: readonly ErrorObject[]): ErrorObject[] {
   const composites = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.schemaPath + '/');
   const seen = new Set<string>();
   const kept: ErrorObject[] = [];
@@ -88,7 +94,7 @@ function relevantErrors(errors: readonly ErrorObject[]): ErrorObject[] {
   return kept;
 }
 
-function errorPath(error: ErrorObject): string {
+export function errorPath(error: ErrorObject): string {
   if (error.keyword === 'additionalProperties' || error.keyword === 'unevaluatedProperties') {
     const property = (error.params as { additionalProperty?: string; unevaluatedProperty?: string });
     const name = property.additionalProperty ?? property.unevaluatedProperty;
@@ -106,8 +112,9 @@ function errorCode(error: ErrorObject): string {
   return 'schema';
 }
 
-function errorMessage(error: ErrorObject): string {
-  const where = error.instancePath === '' ? 'document' : error.instancePath;
+/** A violation in words; `root` names the instance when the error is at its top (a document, a config). */
+export function errorMessage(error: ErrorObject, root = 'document'): string {
+  const where = error.instancePath === '' ? root : error.instancePath;
   switch (error.keyword) {
     case 'additionalProperties':
     case 'unevaluatedProperties': {

@@ -3,14 +3,18 @@
 import { createHash, createHmac } from 'node:crypto';
 import { Decrypter, Encrypter, armor, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import type { JsonValue, SecretValue } from '../model/index.ts';
+import type { SecretSources } from './secret-sources.ts';
 
 export type SecretReference = { env: string } | { file: string };
 
 /**
  * Resolves a `secretRef` to its value (the CLI/engine reads env or files; the core does not).
- * Return undefined when the secret does not exist.
+ * Return undefined when the secret does not exist. A resolver made by `secretSourceResolver` carries the
+ * sources it may read (`sources`): compileSnapshot then checks every reference against them.
  */
-export type SecretReferenceResolver = (reference: SecretReference) => string | undefined | Promise<string | undefined>;
+export type SecretReferenceResolver = ((reference: SecretReference) => string | undefined | Promise<string | undefined>) & {
+  readonly sources?: SecretSources;
+};
 
 /** effectiveConfig met a secret the vault does not hold (no identity given, or it failed to decrypt). */
 export class SecretUnavailableError extends Error {

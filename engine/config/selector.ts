@@ -29,16 +29,18 @@ export function matchesLabelSelector(selector: LabelSelector, labels: Readonly<R
 }
 
 /**
- * A device is a member of a group when it is listed in `devices`, or when the group has a selector,
- * profiles or sites and the device satisfies all of those that are set.
+ * A device is a member of a group when it is of one of the group's `profiles` and at one of its `sites`
+ * (where those are set), and it is listed in `devices`, or matches the `selector`, or — for a group that
+ * sets neither — the group sets `profiles` or `sites` (every such device). `profiles` and `sites` restrict
+ * the listed devices too, so a group's config is checked against the profiles it names only.
  */
 export function isGroupMember(group: DeviceGroup, device: DeviceIdentity): boolean {
   const spec = group.spec;
-  if (spec.devices?.includes(device.id)) return true;
-  if (!spec.selector && !spec.profiles && !spec.sites) return false;
   if (spec.profiles && !spec.profiles.includes(device.profile)) return false;
   if (spec.sites && !spec.sites.includes(device.site)) return false;
-  return spec.selector ? matchesLabelSelector(spec.selector, device.labels) : true;
+  if (spec.devices?.includes(device.id)) return true;
+  if (spec.selector) return matchesLabelSelector(spec.selector, device.labels);
+  return !spec.devices && (spec.profiles !== undefined || spec.sites !== undefined);
 }
 
 /** The device's groups in merge order: priority ascending, ties by name (the snapshot keeps that order). */
@@ -55,4 +57,48 @@ export function matchesRolloutSelector(snapshot: Snapshot, selector: RolloutSele
     if (!selector.groups.some((name) => member.has(name))) return false;
   }
   return matchesLabelSelector(selector, device.labels);
+}
+
+// ── what label sets can exist: used to know which groups can select a device together ──
+
+/** One requirement of a selector on one label; a selector is the conjunction of its atoms. */
+export interface LabelAtom {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values: readonly string[];
+}
+
+export function selectorAtoms(selector: LabelSelector): LabelAtom[] {
+  const atoms: LabelAtom[] = Object.entries(selector.matchLabels ?? {}).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
+  for (const expression of selector.matchExpressions ?? []) atoms.push({ key: expression.key, operator: expression.operator, values: expression.values ?? [] });
+  return atoms;
+}
+
+const NEGATION = { In: 'NotIn', NotIn: 'In', Exists: 'DoesNotExist', DoesNotExist: 'Exists' } as const;
+
+/** The atom that holds exactly when this one does not (NotIn also holds for a missing label). */
+export function negateAtom(atom: LabelAtom): LabelAtom {
+  return { key: atom.key, operator: NEGATION[atom.operator], values: atom.values };
+}
+
+/** Whether some set of labels satisfies every atom. Label values are free strings, so NotIn alone always can. */
+export function atomsSatisfiable(atoms: readonly LabelAtom[]): boolean {
+  const byKey = new Map<string, LabelAtom[]>();
+  for (const atom of atoms) {
+    let list = byKey.get(atom.key);
+    if (!list) byKey.set(atom.key, (list = []));
+    list.push(atom);
+  }
+  for (const list of byKey.values()) {
+    const mustExist = list.some((a) => a.operator === 'In' || a.operator === 'Exists');
+    const mustNotExist = list.some((a) => a.operator === 'DoesNotExist');
+    if (mustExist && mustNotExist) return false;
+    const ins = list.filter((a) => a.operator === 'In');
+    if (ins.length > 0) {
+      const forbidden = new Set(list.filter((a) => a.operator === 'NotIn').flatMap((a) => a.values));
+      const allowed = ins.slice(1).reduce((set, a) => new Set([...set].filter((v) => a.values.includes(v))), new Set(ins[0]?.values ?? []));
+      if (![...allowed].some((v) => !forbidden.has(v))) return false;
+    }
+  }
+  return true;
 }

@@ -2,7 +2,8 @@
 export interface RawYamlFile {
   /** One entry per document without errors: its index in the file and its value. */
   documents: { index: number; value: unknown }[];
-  errors: { offset: number; message: string }[];
+  /** `code` when the error is not a syntax error (an unknown tag); `yaml-syntax` otherwise. */
+  errors: { offset: number; message: string; code?: string }[];
 }
 
 /** js-yaml under a YAML 1.2 core schema when the text allows it, else the reference. */

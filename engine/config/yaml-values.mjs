@@ -9,7 +9,7 @@
 // no empty document. Anything else, and every file js-yaml refuses, goes to `yaml`, which then also says
 // where the error is. test/config/yaml-values.test.ts checks that both paths agree.
 import jsyaml from 'js-yaml';
-import { parseAllDocuments } from 'yaml';
+import { Parser, parseAllDocuments, visit } from 'yaml';
 
 const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true };
 
@@ -19,7 +19,7 @@ function firstLine(message) {
   return message.split('\n')[0] ?? message;
 }
 
-export function parseYamlValuesReference(text) {
+export const parseYamlValuesReference = neverThrows(function parseYamlValuesReference(text) {
   const raw = { documents: [], errors: [] };
   let parsed;
   try {
@@ -29,9 +29,19 @@ export function parseYamlValuesReference(text) {
     return raw;
   }
   if (!Array.isArray(parsed)) return raw; // empty stream
+  let tagOffsets; // the tag tokens' places: found only once a document holds a tag it may not
+  const offsets = () => (tagOffsets ??= tagTokenOffsets(text));
+  const mayHaveTags = /(?:^|[\s[{,?:-])!/.test(text); // a tag follows a space, a flow indicator or the start
   parsed.forEach((doc, index) => {
     for (const error of doc.errors) raw.errors.push({ offset: error.pos[0], message: firstLine(error.message) });
     if (doc.errors.length > 0) return;
+    const tags = mayHaveTags ? unknownTags(doc, offsets) : [];
+    if (tags.length > 0) {
+      // A !!binary value became a Buffer, a custom !tag a string: neither is what the author meant, and a
+      // device once received {"0":104,…}. The document is refused whole.
+      raw.errors.push(...tags);
+      return;
+    }
     try {
       raw.documents.push({ index, value: doc.toJS({ maxAliasCount: 100 }) ?? null });
     } catch (error) {
@@ -39,6 +49,47 @@ export function parseYamlValuesReference(text) {
     }
   });
   return raw;
+});
+
+// Tags a document may carry: the YAML 1.2 core schema's (`!!str 12`, `!!map`…) and the non-specific `!`.
+// Anything else — YAML 1.1's !!binary, !!set, !!timestamp, !!omap, or an application tag like !vault — is
+// refused with its place instead of being turned into a Buffer, a Set, a Date or a silent string.
+const CORE_TAGS = new Set(['!', ...['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((name) => `tag:yaml.org,2002:${name}`)]);
+
+/** Offsets of the tag tokens of the text, ascending (a composed node's range starts at its value, not its tag). */
+function tagTokenOffsets(text) {
+  const offsets = [];
+  const walk = (token) => {
+    if (Array.isArray(token)) return token.forEach(walk);
+    if (!token || typeof token !== 'object') return;
+    if (token.type === 'tag' && typeof token.offset === 'number') offsets.push(token.offset);
+    for (const value of Object.values(token)) if (value && typeof value === 'object') walk(value);
+  };
+  for (const token of new Parser().parse(text)) walk(token);
+  return offsets.sort((a, b) => a - b);
+}
+
+function unknownTags(doc, tagOffsets) {
+  const found = [];
+  visit(doc, {
+    Node(_key, node) {
+      if (node.tag === undefined || CORE_TAGS.has(node.tag)) return;
+      const start = node.range?.[0] ?? 0;
+      // The tag token right before the value (tags come before it, perhaps on the line above).
+      let at = start;
+      for (const offset of tagOffsets()) {
+        if (offset > start) break;
+        at = offset;
+      }
+      const name = node.tag.startsWith('tag:yaml.org,2002:') ? `!!${node.tag.slice('tag:yaml.org,2002:'.length)}` : node.tag;
+      found.push({
+        offset: at,
+        code: 'unknown-yaml-tag',
+        message: `YAML tag ${name} is not allowed: only plain JSON values (strings, numbers, booleans, null, maps, lists) are configuration`,
+      });
+    },
+  });
+  return found;
 }
 
 // ── the fast path ──────────────────────────────────────────────────────────
@@ -202,6 +253,17 @@ export function fastPathApplies(text) {
 
 export function parseYamlValues(text) {
   return fastPathApplies(text) ? parseYamlValuesFast(text) : parseYamlValuesReference(text);
+}
+
+/** Whatever the text, a result: an unexpected failure of a parser is an error of the file, not an exception. */
+function neverThrows(parse) {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      return { documents: [], errors: [{ offset: 0, message: `the YAML could not be read: ${error instanceof Error ? error.message : String(error)}` }] };
+    }
+  };
 }
 
 /** For a text `fastPathApplies` accepted: js-yaml, or the reference for what it refuses or counts differently. */

@@ -35,6 +35,24 @@ export function sortIssues(issues: readonly Issue[]): Issue[] {
   );
 }
 
+// C0 and C1 controls (terminal escapes start with ESC or CSI), DEL, line/paragraph separators and the
+// bidirectional overrides that make text read differently from what it is.
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text from a repository (a file name, a message quoting a value) as a terminal may show it: every control
+ * character written as a visible escape (`\u001b`), so a name cannot move the cursor, recolour the output,
+ * or start a line that looks like the tool's own.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (char) => {
+    if (char === '\n') return '\\n';
+    if (char === '\t') return '\\t';
+    if (char === '\r') return '\\r';
+    return '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0');
+  });
+}
+
 export function formatIssue(issue: Issue): string {
-  return `${issue.file}:${issue.line}:${issue.column}: ${issue.severity} [${issue.code}] ${issue.message}`;
+  return escapeControls(`${issue.file}:${issue.line}:${issue.column}: ${issue.severity} [${issue.code}] ${issue.message}`);
 }

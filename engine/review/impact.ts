@@ -238,7 +238,7 @@ function explicitMembers(snapshot: Snapshot, into: Set<string>): void {
 
 function configOf(snapshot: Snapshot, vault: ComparableVault, device: DeviceIdentity): string | null {
   if (!snapshot.profiles.has(device.profile) || !snapshot.sites.has(device.site)) return null;
-  if (device.configOverride) vault.include(device.configOverride);
+  // An override's secret forms are never revealed (effectiveConfig merges it as data): nothing to include.
   return effectiveConfig(snapshot, device, vault).hash;
 }
 

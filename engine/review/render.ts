@@ -1,6 +1,6 @@
 // A review as text (terminal), markdown (a pull-request comment) or JSON. Stable: the same review gives
 // the same bytes — no clocks, every list sorted.
-import { formatIssue, type JsonValue } from '../model/index.ts';
+import { escapeControls, formatIssue, type JsonValue } from '../model/index.ts';
 import type { FleetImpact, FirmwarePathGroup, StateGroup } from './impact.ts';
 import type { Review, RevisionSummary } from './review.ts';
 import type { FieldChange, ResourceChange } from './semantic.ts';
@@ -32,8 +32,23 @@ function short(revision: RevisionSummary): string {
   return /^[0-9a-f]{40}$/.test(revision.revision) ? revision.revision.slice(0, 7) : revision.revision;
 }
 
+/** A secret change names its source on each side (`env X → file y`, `re-encrypted`), never a value. */
+function secretLine(field: FieldChange, code: (s: string) => string): string {
+  const { old, new: next } = field.source ?? {};
+  switch (field.type) {
+    case 'added':
+      return `${code(field.path)}: secret added${next ? ` from ${code(next)}` : ''} (value not shown)`;
+    case 'removed':
+      return `${code(field.path)}: secret removed${old ? ` (was ${code(old)})` : ''}`;
+    case 'changed':
+      if (old && next && old !== next) return `${code(field.path)}: secret source ${code(old)} → ${code(next)} (value not shown)`;
+      if (old === 'age-encrypted' && next === 'age-encrypted') return `${code(field.path)}: re-encrypted (value not shown)`;
+      return `${code(field.path)}: changed (secret${next ? ` from ${code(next)}` : ''}, value not shown)`;
+  }
+}
+
 function fieldLine(field: FieldChange, code: (s: string) => string = (s) => s): string {
-  if (field.secret) return `${code(field.path)}: ${field.type === 'changed' ? 'changed' : field.type} (secret, value not shown)`;
+  if (field.secret) return secretLine(field, code);
   switch (field.type) {
     case 'added':
       return `${code(field.path)}: added ${code(value(field.new))}`;
@@ -132,7 +147,8 @@ export function renderText(review: Review): string {
   if (review.impact) out.push(...impactText(review.impact));
   else out.push(`Fleet impact: not computed — ${review.impactNote ?? 'no fleet'}`);
   if (review.impact && review.impactNote) out.push(`  note: ${review.impactNote}`);
-  return out.join('\n') + '\n';
+  // Every line is built from one piece of output: a newline or escape inside it came from the repository.
+  return out.map(escapeControls).join('\n') + '\n';
 }
 
 function impactText(impact: FleetImpact): string[] {
@@ -165,16 +181,22 @@ function impactText(impact: FleetImpact): string[] {
 
 // ── markdown ──────────────────────────────────────────────────────────────
 
+// Everything from the repository — names, file names, versions, messages, secret sources — is shown as a
+// code span: GitHub renders no HTML, link, image, @mention or #reference inside one. Control characters are
+// written as visible escapes first, so nothing can end the line (or the <details> section) early.
+
+/** A code span around any text: the fence is one backtick longer than the longest run inside it (CommonMark). */
 function code(text: string): string {
-  return '`' + text.replace(/`/g, "'") + '`';
+  const safe = escapeControls(text);
+  const longest = Math.max(0, ...(safe.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = safe.startsWith('`') || safe.endsWith('`') || (safe.startsWith(' ') && safe.endsWith(' ') && safe.trim() !== '') ? ' ' : '';
+  return safe === '' ? '` `' : `${fence}${pad}${safe}${pad}${fence}`;
 }
 
-/**
- * Free text from the repository (issue messages, versions, targets) as a comment shows it: HTML escaped (a
- * `</details>` in a message must not close a section), on one line, and no `|` to break a table row.
- */
+/** A code span in a table cell: a `|` splits cells even inside code, so it is escaped (GFM). */
 function cell(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+  return code(text).replace(/\|/g, '\\|');
 }
 
 /** A PR comment holds at most 65,536 characters: long sections are cut, and the whole comment too. */
@@ -201,7 +223,7 @@ export function renderMarkdown(review: Review): string {
     out.push(
       ...details(
         `HEAD issues: ${plural(review.head.errors, 'error')}, ${plural(review.head.warnings, 'warning')}`,
-        review.headIssues.map((i) => `- ${code(`${i.file}:${i.line}:${i.column}`)} **${i.severity}** [${i.code}] ${cell(i.message)}`),
+        review.headIssues.map((i) => `- ${code(`${i.file}:${i.line}:${i.column}`)} **${i.severity}** ${code(i.code)} ${code(i.message)}`),
       ),
     );
   }
@@ -210,7 +232,7 @@ export function renderMarkdown(review: Review): string {
   if (f.releases.length > 0) {
     fw.push('**Releases**', '', '| change | release | component | version | sha256 | size |', '|---|---|---|---|---|---|');
     for (const r of f.releases) {
-      fw.push(`| ${r.type} | ${code(r.name)} | ${cell(`${r.hardware}/${r.component}`)} | ${cell(r.version)} | ${code(r.sha256.slice(0, 12) + '…')} | ${formatBytes(r.size)} |`);
+      fw.push(`| ${r.type} | ${cell(r.name)} | ${cell(`${r.hardware}/${r.component}`)} | ${cell(r.version)} | ${cell(r.sha256.slice(0, 12) + '…')} | ${formatBytes(r.size)} |`);
     }
     fw.push('');
     for (const r of f.releases.filter((r) => r.fields.length > 0)) {
@@ -221,7 +243,7 @@ export function renderMarkdown(review: Review): string {
     fw.push('**Bundles**', '');
     for (const b of f.bundles) {
       const components = Object.entries(b.components).map(([c, v]) => `${c} ${v}`).join(', ');
-      fw.push(`- ${WORD[b.type]} ${code(`${b.matrix}/${b.bundle}`)} (${cell(b.version)}): ${cell(components)}`);
+      fw.push(`- ${WORD[b.type]} ${code(`${b.matrix}/${b.bundle}`)} (${code(b.version)}): ${code(components)}`);
       for (const field of b.fields) fw.push(`  - ${fieldLine(field, code)}`);
     }
     fw.push('');
@@ -237,7 +259,7 @@ export function renderMarkdown(review: Review): string {
   if (f.rollouts.length > 0) {
     fw.push('**Rollouts**', '');
     for (const r of f.rollouts) {
-      fw.push(`- ${WORD[r.type]} ${code(r.name)} — target ${cell(r.target)}, active wave ${cell(r.activeWave)}`);
+      fw.push(`- ${WORD[r.type]} ${code(r.name)} — target ${code(r.target)}, active wave ${code(r.activeWave)}`);
       for (const field of r.fields) fw.push(`  - ${fieldLine(field, code)}`);
     }
     fw.push('');

@@ -6,7 +6,7 @@ import {
   type Snapshot,
   type SourceTree,
 } from '../model/index.ts';
-import { buildSnapshot, compileSnapshot, loadResources, type SecretVault, type SnapshotCheck } from '../config/index.ts';
+import { buildSnapshot, compileSnapshot, loadResources, type SecretSources, type SecretVault, type SnapshotCheck } from '../config/index.ts';
 import { reviewFirmware, type FirmwareReview } from './firmware.ts';
 import type { FleetDevice } from './fleet.ts';
 import { fleetImpact, type FirmwarePort, type FleetImpact } from './impact.ts';
@@ -44,6 +44,8 @@ export interface ReviewInput {
   identity?: string;
   /** Checks to run beyond the built-in ones (as `validate` does). */
   checks?: readonly SnapshotCheck[];
+  /** The secret sources HEAD's secretRefs may name (the engine's; default FLEETFORM_SECRET_* variables, no files). */
+  secretSources?: SecretSources;
 }
 
 interface Compiled {
@@ -60,6 +62,7 @@ async function compile(tree: SourceTree, input: ReviewInput): Promise<Compiled> 
   const result = await compileSnapshot(tree, {
     ...(input.identity ? { identity: input.identity } : {}),
     ...(input.checks ? { checks: input.checks } : {}),
+    ...(input.secretSources ? { secretSources: input.secretSources } : {}),
   });
   const resources = result.snapshot ? result.snapshot.resources : loadResources(tree).resources;
   const errors = result.issues.filter((issue) => issue.severity === 'error').length;

@@ -1,7 +1,7 @@
 // The semantic diff of two revisions: resources matched by (kind, name), never by file, so moving a
-// resource to another file is no change. Field changes are paths with old → new; secrets only "changed".
+// resource to another file is no change. Field changes are paths with old → new; a secret only by its source.
 import type { JsonValue, ResourceDocument, ResourceKind } from '../model/index.ts';
-import { isSecretValue } from '../config/index.ts';
+import { describeSecretSource, isSecretValue } from '../config/index.ts';
 
 export type FieldChangeType = 'added' | 'removed' | 'changed';
 
@@ -13,6 +13,11 @@ export interface FieldChange {
   old?: JsonValue;
   new?: JsonValue;
   secret?: true;
+  /**
+   * For a secret: where it comes from on each side — `env FLEETFORM_SECRET_X`, `file wifi/denver`,
+   * `age-encrypted` — so a reviewer sees which variable or file the engine will read; never a value.
+   */
+  source?: { old?: string; new?: string };
 }
 
 export interface ResourceChange {
@@ -93,8 +98,30 @@ function join(path: string, key: string): string {
   return /^[A-Za-z_][\w-]*$/.test(key) ? (path ? `${path}.${key}` : key) : `${path}[${JSON.stringify(key)}]`;
 }
 
+/** The sources of the secrets in a value, in words (`env X, file y`); undefined when it holds none. */
+function sourcesOf(value: JsonValue | undefined, found: string[] = []): string[] {
+  if (value === undefined || value === null || typeof value !== 'object') return found;
+  if (isSecretValue(value)) {
+    const described = describeSecretSource(value);
+    if (!found.includes(described)) found.push(described);
+  } else if (Array.isArray(value)) for (const item of value) sourcesOf(item, found);
+  else for (const item of Object.values(value)) sourcesOf(item, found);
+  return found;
+}
+
+function secretChange(path: string, type: FieldChangeType, old: JsonValue | undefined, next: JsonValue | undefined): FieldChange {
+  const entry: FieldChange = { path, type, secret: true };
+  const [before, after] = [sourcesOf(old), sourcesOf(next)];
+  if (before.length > 0 || after.length > 0) {
+    entry.source = {};
+    if (before.length > 0) entry.source.old = before.join(', ');
+    if (after.length > 0) entry.source.new = after.join(', ');
+  }
+  return entry;
+}
+
 function change(path: string, type: FieldChangeType, old: JsonValue | undefined, next: JsonValue | undefined, secret: boolean): FieldChange {
-  if (secret || containsSecret(old) || containsSecret(next)) return { path, type, secret: true };
+  if (secret || containsSecret(old) || containsSecret(next)) return secretChange(path, type, old, next);
   const entry: FieldChange = { path, type };
   if (old !== undefined) entry.old = old;
   if (next !== undefined) entry.new = next;
@@ -114,7 +141,7 @@ export function diffValues(old: JsonValue | undefined, next: JsonValue | undefin
   }
   // A secret is a leaf: its parts (ciphertext, reference) are never diffed one by one.
   if (secret || isSecretValue(old) || isSecretValue(next)) {
-    out.push({ path, type: 'changed', secret: true });
+    out.push(secretChange(path, 'changed', old, next));
     return out;
   }
   if (isObject(old) && isObject(next)) {

@@ -6,7 +6,7 @@ import { fixtureFleet, type FleetFiles } from '../support/fleet.ts';
 
 /** The webhook secret, given to the engine through a secretRef (never written to git). */
 export const HOOK_SECRET = 'whsec-test-0f3c9a';
-export const HOOK_SECRET_ENV = 'FLEETFORM_TEST_HOOK_SECRET';
+export const HOOK_SECRET_ENV = 'FLEETFORM_SECRET_TEST_HOOK'; // a declared source: the default FLEETFORM_SECRET_ prefix
 
 /** Firmware of bundle app-3, the rollout's target: check-ins are converged, not upgrading. */
 export const CONVERGED = { mcu: '1.1.0', ble: '2.0.0' };

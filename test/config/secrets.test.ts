@@ -69,14 +69,14 @@ describe('secret references', () => {
     const asked: SecretReference[] = [];
     const resolveReference = (ref: SecretReference): string | undefined => {
       asked.push(ref);
-      return 'env' in ref && ref.env === 'LOT_A_WIFI' ? 'from-the-engine' : undefined;
+      return 'env' in ref && ref.env === 'FLEETFORM_SECRET_LOT_A_WIFI' ? 'from-the-engine' : undefined;
     };
-    const ok = await compileSnapshot(fleetWith({ 'fleet-config/sites/lot-a.yaml': siteWith('{ secretRef: { env: LOT_A_WIFI } }') }), { resolveReference });
+    const ok = await compileSnapshot(fleetWith({ 'fleet-config/sites/lot-a.yaml': siteWith('{ secretRef: { env: FLEETFORM_SECRET_LOT_A_WIFI } }') }), { resolveReference });
     expect(ok.issues).toEqual([]);
     expect(ok.secrets.size).toBe(1);
-    expect(asked).toEqual([{ env: 'LOT_A_WIFI' }]);
+    expect(asked).toEqual([{ env: 'FLEETFORM_SECRET_LOT_A_WIFI' }]);
 
-    const missing = await compileSnapshot(fleetWith({ 'fleet-config/sites/lot-a.yaml': siteWith('{ secretRef: { file: /run/secrets/lot-a } }') }), {
+    const missing = await compileSnapshot(fleetWith({ 'fleet-config/sites/lot-a.yaml': siteWith('{ secretRef: { env: FLEETFORM_SECRET_MISSING } }') }), {
       resolveReference,
     });
     expectIssue(missing.issues, { code: 'secret-unresolved', file: 'fleet-config/sites/lot-a.yaml', line: 9 });

@@ -50,7 +50,7 @@ describe('field changes', () => {
     const changes = diffValues({ wifi: { password: 'hunter2' } }, { wifi: { password: 'hunter3' } });
     expect(changes).toEqual([{ path: 'wifi.password', type: 'changed', secret: true }]);
     const added = diffValues({}, { webhook: { url: 'https://x', secret: { encrypted: 'AGE...' } } });
-    expect(added).toEqual([{ path: 'webhook', type: 'added', secret: true }]);
+    expect(added).toEqual([{ path: 'webhook', type: 'added', secret: true, source: { new: 'age-encrypted' } }]);
     expect(JSON.stringify(added)).not.toContain('AGE');
   });
 

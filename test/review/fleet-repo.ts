@@ -104,7 +104,7 @@ spec:
   wifi:
     - ssid: ${name}-lot
       security: wpa2-psk
-      password: { secretRef: { env: ${password} } }
+      password: { secretRef: { env: FLEETFORM_SECRET_${password} } }
   config: ${config}
 `;
 }

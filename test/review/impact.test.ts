@@ -195,7 +195,8 @@ describe('fleet impact of a change', () => {
     const first = await fleetform(repo.dir, 'diff', 'HEAD~1', 'HEAD', '--fleet', 'fleet.jsonl', '--format', 'markdown');
     const second = await fleetform(repo.dir, 'diff', 'HEAD~1', 'HEAD', '--fleet', 'fleet.jsonl', '--format', 'markdown');
     expect(second.stdout).toBe(first.stdout);
-    expect(first.stdout).not.toContain('NORTH_WIFI');
+    // The reviewer sees which variable the engine will read instead; never a value.
+    expect(first.stdout).toContain('`spec.wifi[north-lot].password`: secret source `env FLEETFORM_SECRET_NORTH_WIFI` → `env FLEETFORM_SECRET_NORTH_WIFI_ROTATED` (value not shown)');
     await expect(first.stdout).toMatchFileSnapshot('__snapshots__/impact.md');
     const text = await fleetform(repo.dir, 'diff', 'HEAD~1', 'HEAD', '--fleet', 'fleet.jsonl');
     await expect(text.stdout).toMatchFileSnapshot('__snapshots__/impact.txt');
