@@ -138,7 +138,8 @@ const TASK_ORDER = ['register', 'credentials', 'site', 'activate', 'ready'];
 
 /** The job's figures as one line (the API's: the same numbers the console shows). */
 export function progressLine(job: ProvisioningJobView, withBar = false): string {
-  const tasks = TASK_ORDER.filter((t) => job.tasks[t] && !job.tasks[t]!.skipped)
+  // A task every row skips (activation without a carrier) says nothing.
+  const tasks = TASK_ORDER.filter((t) => job.tasks[t] && Object.keys(job.tasks[t]!).some((status) => status !== 'skipped'))
     .map((t) => `${t} ${formatCount(job.tasks[t]?.done ?? 0)}`)
     .join(' · ');
   return progressText({
