@@ -246,6 +246,12 @@ export class ProvisioningWorkers {
   ): Promise<void> {
     const now = new Date();
     const retry = DB_TASK_RETRY.get(task)!;
+    // Tokens are made and sealed before the transaction (sealing is the slow part): its locks are held only for the writes.
+    const issue = async (rows: readonly WorkRow[]) => {
+      const credentials = rows.map((row) => ({ deviceId: row.deviceId, token: generateToken('ffd') }));
+      return { credentials, sealed: await sealCredentials(credentials, recipients) };
+    };
+    const prepared = task === 'credentials' ? await issue(due) : null;
     await this.commitStage(task, lease, batch, due, hooks, async (tx, fresh) => {
       const states = new Map<string, TaskState>();
       switch (task) {
@@ -269,9 +275,10 @@ export class ProvisioningWorkers {
           break;
         }
         case 'credentials': {
-          const credentials = fresh.map((row) => ({ deviceId: row.deviceId, token: generateToken('ffd') }));
+          // Some devices were moved on by another job meanwhile: issue only for the rest.
+          const { credentials, sealed } = fresh.length === due.length ? prepared! : await issue(fresh);
           await tx.setTokenHashes(credentials.map((c) => ({ id: c.deviceId, tokenHash: hashToken(c.token) })), now);
-          await tx.storeSealedCredentials(lease.jobId, lease.seq, credentials.length, await sealCredentials(credentials, recipients));
+          await tx.storeSealedCredentials(lease.jobId, lease.seq, credentials.length, sealed);
           for (const row of fresh) states.set(row.deviceId, succeeded(row.tasks.credentials));
           break;
         }

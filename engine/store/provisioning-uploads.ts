@@ -48,7 +48,7 @@ export class ProvisioningUploadStore {
   }
 
   async appendChunk(id: string, seq: number, rows: readonly unknown[], failures: readonly unknown[]): Promise<void> {
-    await this.sql(`insert into provisioning_upload_chunk (upload_id, seq, rows, failures) values (?, ?, ?::jsonb, ?::jsonb)`, [
+    await this.sql(`insert into provisioning_upload_chunk (upload_id, seq, rows, failures) values (?, ?, ?, ?)`, [
       id,
       seq,
       JSON.stringify(rows),
@@ -90,8 +90,14 @@ export class ProvisioningUploadStore {
 
   /** The upload's parsed rows and failures, in order. */
   async content<R, F>(id: string): Promise<{ rows: R[]; failures: F[] }> {
-    const chunks = await this.sql<{ rows: R[]; failures: F[] }>(`select rows, failures from provisioning_upload_chunk where upload_id = ? order by seq`, [id]);
-    return { rows: chunks.flatMap((c) => c.rows), failures: chunks.flatMap((c) => c.failures) };
+    const chunks = await this.sql<{ rows: string; failures: string }>(`select rows, failures from provisioning_upload_chunk where upload_id = ? order by seq`, [id]);
+    const rows: R[] = [];
+    const failures: F[] = [];
+    for (const chunk of chunks) {
+      for (const row of JSON.parse(chunk.rows) as R[]) rows.push(row);
+      for (const failure of JSON.parse(chunk.failures) as F[]) failures.push(failure);
+    }
+    return { rows, failures };
   }
 }
 

@@ -37,12 +37,13 @@ export class Migration20261203100000_provisioning_ownership extends Migration {
       );
       create index provisioning_upload_created_idx on provisioning_upload (created_at);
 
-      -- Parsed rows as they streamed in, a few thousand per chunk.
+      -- Parsed rows as they streamed in, a few thousand per chunk, as JSON text: written once, read
+      -- once, never queried inside (jsonb would cost a conversion each way).
       create table provisioning_upload_chunk (
         upload_id text not null references provisioning_upload (id) on delete cascade,
         seq integer not null,
-        rows jsonb not null,
-        failures jsonb not null,
+        rows text not null,
+        failures text not null,
         primary key (upload_id, seq)
       );
 
