@@ -44,6 +44,7 @@ interface Pending {
   line: number;
   endLine: number;
   text: string;
+  quoted: boolean;
 }
 
 interface OpenRecord {
@@ -61,6 +62,17 @@ function countQuotes(text: string): number {
   let n = 0;
   for (let i = text.indexOf('"'); i >= 0; i = text.indexOf('"', i + 1)) n++;
   return n;
+}
+
+/** A quote-free record's fields: what csv-parse gives for it (trim: true). */
+function splitTrimmed(text: string, delimiter: string): string[] {
+  const cells = text.split(delimiter);
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells[i]!;
+    // Trim only when needed: most factory and OpenCelliD fields have no spaces around them.
+    if (cell.length > 0 && (cell.charCodeAt(0) <= 32 || cell.charCodeAt(cell.length - 1) <= 32)) cells[i] = cell.trim();
+  }
+  return cells;
 }
 
 /** The delimiter occurring most often outside quotes in a (header) record; `,` when none does. */
@@ -131,9 +143,11 @@ export class CsvRecordReader {
     if (open === null) {
       if (line.text === null) return this.bad(line.line, line.bad);
       const text = line.text;
-      if (text.trim() === '' || (this.comments && text.startsWith('#'))) return;
-      if (countQuotes(text) % 2 === 0) return this.complete(line.line, line.line, text);
-      this.open = { line: line.line, texts: [text], read: [line], quotes: countQuotes(text), bytes: text.length };
+      // Blank (cheaply: most lines start with a printable character) or a comment: no record.
+      if (text === '' || (text.charCodeAt(0) <= 32 && text.trim() === '') || (this.comments && text.charCodeAt(0) === 35)) return;
+      const quotes = countQuotes(text);
+      if (quotes % 2 === 0) return this.complete(line.line, line.line, text, quotes > 0);
+      this.open = { line: line.line, texts: [text], read: [line], quotes, bytes: text.length };
       return;
     }
     open.read.push(line);
@@ -143,7 +157,7 @@ export class CsvRecordReader {
     open.bytes += line.text.length + 1;
     if (open.quotes % 2 === 0) {
       this.open = null;
-      return this.complete(open.line, line.line, open.texts.join('\n'));
+      return this.complete(open.line, line.line, open.texts.join('\n'), true);
     }
     if (open.texts.length >= this.maxLines || open.bytes > this.maxBytes) {
       this.giveUp(`a quoted field opened on this line is not closed within ${this.maxLines} lines / ${this.maxBytes} bytes`);
@@ -158,10 +172,10 @@ export class CsvRecordReader {
     for (const line of open.read.slice(1)) this.take(line);
   }
 
-  private complete(line: number, endLine: number, text: string): void {
+  private complete(line: number, endLine: number, text: string, quoted: boolean): void {
     if (text.length > this.maxBytes) return this.bad(line, `record is longer than ${this.maxBytes} bytes`);
     this.delimiter ??= detectDelimiter(text);
-    this.batch.push({ line, endLine, text });
+    this.batch.push({ line, endLine, text, quoted });
     if (this.batch.length >= BATCH) this.flush();
   }
 
@@ -170,7 +184,7 @@ export class CsvRecordReader {
     const batch = this.batch;
     this.batch = [];
     const delimiter = this.delimiter ?? ',';
-    const quoted = batch.filter((p) => p.text.includes('"'));
+    const quoted = batch.filter((p) => p.quoted);
     const parsed = new Map<Pending, string[] | string>();
     if (quoted.length > 0) {
       let records: string[][] | null = null;
@@ -193,7 +207,7 @@ export class CsvRecordReader {
       }
     }
     for (const p of batch) {
-      const result = parsed.get(p) ?? p.text.split(delimiter).map((cell) => cell.trim());
+      const result = p.quoted ? parsed.get(p)! : splitTrimmed(p.text, delimiter);
       if (typeof result === 'string') this.out.push({ bad: { line: p.line, reason: result } });
       else if (p.text.includes('\0')) this.out.push({ bad: { line: p.line, reason: `field ${result.findIndex((c) => c.includes('\0')) + 1} holds a NUL character` } });
       else this.out.push({ record: { line: p.line, endLine: p.endLine, cells: result } });
