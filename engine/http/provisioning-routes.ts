@@ -52,10 +52,18 @@ async function* limitedBody(req: IncomingMessage, limit: number): AsyncGenerator
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw new PayloadTooLargeError(limit);
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new PayloadTooLargeError(limit);
-    yield chunk;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new PayloadTooLargeError(limit);
+      yield chunk;
+    }
+  } catch (error) {
+    // The client went away mid-upload: nothing to answer, nothing to log as a failure of ours.
+    if ((error as { code?: string }).code === 'ECONNRESET' || (error as Error).message === 'aborted') {
+      throw new HttpError(400, 'request-aborted', 'the upload was cut off before its end');
+    }
+    throw error;
   }
 }
 

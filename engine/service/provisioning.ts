@@ -179,7 +179,7 @@ export class ProvisioningService implements ProvisioningApi {
       const upload = await this.uploads.get(part.upload);
       // Another token's upload, an unfinished one or one of the other log: not there for this caller.
       if (!upload || upload.createdByToken !== caller.id || upload.status !== 'complete' || upload.log !== kind) {
-        throw new InvalidRequestError('not-found', `/${kind}/upload`, `upload ${part.upload} not found`);
+        throw new InvalidRequestError('unknown-upload', `/${kind}/upload`, `upload ${part.upload} not found`);
       }
       return this.uploads.content<R, RowFailure>(upload.id).then(({ rows, failures }) => ({ rows, failures }));
     }

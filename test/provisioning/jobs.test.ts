@@ -263,7 +263,7 @@ describe('uploaded logs', () => {
     // An upload is read by one job and then gone.
     const again = await request<{ error: { code: string } }>(`${server.url}/v1/provisioning/jobs`, { token: ADMIN_TOKEN, body: { manufacturing: { upload: m.body.id } } });
     expect(again.status).toBe(400);
-    expect(again.body.error.code).toBe('not-found');
+    expect(again.body.error.code).toBe('unknown-upload');
   });
 
   it('refuses a file it cannot read at all, naming the line: UTF-16, a header without an id column', async () => {
