@@ -11,7 +11,8 @@ export class Migration20261203100000_provisioning_ownership extends Migration {
       -- The creator's tenant scope when it created the job; null: every tenant.
       alter table provisioning_job add column tenants text[] null;
       alter table provisioning_job add column credentials_recipients text[] null;
-      alter table provisioning_job alter column credentials_public_key drop not null;
+      -- The hand-made sealing's key (before age): gone with it.
+      alter table provisioning_job drop column credentials_public_key;
 
       alter table provisioning_device add column tenant text null;
       update provisioning_device p set tenant = d.tenant from device d where d.id = p.device_id;
@@ -64,6 +65,7 @@ export class Migration20261203100000_provisioning_ownership extends Migration {
       alter table provisioning_credentials add column sealed jsonb not null;
       alter table provisioning_device drop column tenant;
       alter table provisioning_job drop column created_by_token, drop column tenants, drop column credentials_recipients;
+      alter table provisioning_job add column credentials_public_key text null;
     `);
   }
 }
