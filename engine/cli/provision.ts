@@ -81,46 +81,70 @@ function delimiterFlag(flag: string | undefined): string | null {
   return name;
 }
 
-/** Streams a log file to the engine (gzip as it is: the engine inflates it), drawing the upload's progress. */
-async function uploadLog(
-  flags: ImportFlags,
-  ctx: CliContext,
-  output: ProgressOutput,
-  log: 'manufacturing' | 'shipments',
-  file: string,
-): Promise<{ id: string; rows: number; failed: number; delimiter: string | null }> {
-  const path = resolve(ctx.cwd, file);
-  const size = await stat(path).then(
-    (s) => (s.isFile() ? s.size : null),
-    () => null,
-  );
-  if (size === null) throw new UsageError(`cannot read ${file}: no such file`);
+interface Uploaded {
+  id: string;
+  rows: number;
+  failed: number;
+  delimiter: string | null;
+}
+
+/** Streams a log file to the engine (gzip as it is: the engine inflates it), saying how many bytes went. */
+async function uploadLog(flags: ImportFlags, ctx: CliContext, log: 'manufacturing' | 'shipments', file: string, size: number, sent: (bytes: number) => void): Promise<Uploaded> {
   const query = new URLSearchParams({ log, format: logFormat(flags.format, file) });
   const delimiter = delimiterFlag(flags.delimiter);
   if (delimiter) query.set('delimiter', delimiter);
-  const stage = `upload ${log}`;
-  const started = Date.now();
-  let sent = 0;
+  const path = resolve(ctx.cwd, file);
   const body = async function* (): AsyncGenerator<Uint8Array> {
     for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
-      sent += chunk.length;
-      const seconds = (Date.now() - started) / 1000;
-      const rate = seconds > 0 ? sent / seconds : null;
-      output.update(stage, `${stage} ${basename(file)}: ${formatBytes(sent)} of ${formatBytes(size)}${rate ? ` · ${formatBytes(rate)}/s` : ''}`);
+      sent(chunk.length);
       yield chunk;
     }
   };
   const response = await fetch(new URL(`/v1/provisioning/uploads?${query}`, flags.url), {
     method: 'POST',
     headers: { authorization: `Bearer ${operatorToken(flags, ctx)}`, 'content-type': 'application/octet-stream', 'content-length': String(size) },
-    body: body() as unknown as RequestInit["body"],
+    body: body() as unknown as RequestInit['body'],
     duplex: 'half',
   } as RequestInit);
-  const uploaded = await answer<{ id: string; rows: number; failed: number; delimiter: string | null }>(response);
-  output.finish(
-    `${stage} ${basename(file)}: ${formatBytes(size)}, ${formatCount(uploaded.rows)} rows${uploaded.failed ? `, ${formatCount(uploaded.failed)} unreadable` : ''}` +
-      (uploaded.delimiter ? `, delimiter ${uploaded.delimiter === '\t' ? 'tab' : uploaded.delimiter}` : ''),
+  return answer<Uploaded>(response);
+}
+
+/** Uploads the logs side by side (the engine parses one while the other arrives), drawing both in one line. */
+async function uploadLogs(flags: ImportFlags, ctx: CliContext, output: ProgressOutput, files: { log: 'manufacturing' | 'shipments'; file: string }[]): Promise<Uploaded[]> {
+  const sizes = await Promise.all(
+    files.map(({ file }) =>
+      stat(resolve(ctx.cwd, file)).then(
+        (s) => (s.isFile() ? s.size : null),
+        () => null,
+      ),
+    ),
   );
+  sizes.forEach((size, i) => {
+    if (size === null) throw new UsageError(`cannot read ${files[i]!.file}: no such file`);
+  });
+  const sent = files.map(() => 0);
+  const started = Date.now();
+  const draw = () => {
+    const seconds = (Date.now() - started) / 1000;
+    const total = sent.reduce((a, b) => a + b, 0);
+    const parts = files.map(({ file }, i) => `${basename(file)} ${formatBytes(sent[i]!)} of ${formatBytes(sizes[i]!)}`);
+    output.update('upload', `upload ${parts.join(' · ')}${seconds > 0 ? ` · ${formatBytes(total / seconds)}/s` : ''}`);
+  };
+  const uploaded = await Promise.all(
+    files.map(({ log, file }, i) =>
+      uploadLog(flags, ctx, log, file, sizes[i]!, (bytes) => {
+        sent[i]! += bytes;
+        draw();
+      }),
+    ),
+  );
+  uploaded.forEach((u, i) => {
+    const { log, file } = files[i]!;
+    output.finish(
+      `upload ${log} ${basename(file)}: ${formatBytes(sizes[i]!)}, ${formatCount(u.rows)} rows${u.failed ? `, ${formatCount(u.failed)} unreadable` : ''}` +
+        (u.delimiter ? `, delimiter ${u.delimiter === '\t' ? 'tab' : u.delimiter}` : ''),
+    );
+  });
   return uploaded;
 }
 
@@ -201,8 +225,11 @@ async function runImport(flags: ImportFlags, ctx: CliContext): Promise<void> {
   const spool = await CredentialsSpool.create(outPath, recipients);
   let created: ProvisioningJobView;
   try {
-    const manufacturing = await uploadLog(flags, ctx, output, 'manufacturing', flags.manufacturing);
-    const shipments = flags.shipments ? await uploadLog(flags, ctx, output, 'shipments', flags.shipments) : null;
+    const [manufacturing, shipments] = await uploadLogs(flags, ctx, output, [
+      { log: 'manufacturing', file: flags.manufacturing },
+      ...(flags.shipments ? [{ log: 'shipments' as const, file: flags.shipments }] : []),
+    ]);
+    if (!manufacturing) throw new Error('no manufacturing upload');
     output.update('validate', 'validate: rows against the applied revision…');
     created = await api<ProvisioningJobView>(flags, ctx, '/v1/provisioning/jobs', {
       manufacturing: { upload: manufacturing.id },
