@@ -2,14 +2,17 @@
 // statuses; the worked example (docs/examples/carrier-control-center.yaml) runs against a local
 // server of that API's shape; credentials come from secret references, never the file; the
 // rate limit is one bucket in PostgreSQL that several processes share.
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarrierConfigError, parseCarrierConfig } from '../../engine/provisioning/index.ts';
 import { CarrierSecretMissingError, HttpCarrier } from '../../engine/service/index.ts';
 import { CarrierRateBuckets, FleetStore } from '../../engine/store/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { startCarrierStub, type CarrierStub } from '../support/carrier.ts';
+import { runProgram } from '../../engine/cli/index.ts';
+import { createFleetRepo, fixtureFleet } from '../support/fleet.ts';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../docs/examples/carrier-control-center.yaml');
 const API_KEY = 'cc-api-key-not-a-real-one';
@@ -128,6 +131,41 @@ describe('the worked example against a local server of its shape', () => {
     expect(result).toMatchObject({ outcome: 'retry', error: 'carrier answered HTTP 401 (not declared): Invalid username or API key' });
     expect(JSON.stringify(result)).not.toContain('not-the-key');
     expect(stub.unauthorized).toBe(1);
+  });
+});
+
+describe('fleetform serve --carrier', () => {
+  it('refuses to start on a bad carrier file or a missing secret, in one line naming the place, exit 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetform-carrier-serve-'));
+    const db = await createTestDatabase();
+    const repo = await createFleetRepo(fixtureFleet());
+    try {
+      await writeFile(join(dir, 'bad.yaml'), 'name: control-center\nbaseUrl: https://carrier.example\nrateLimit: {perSecond: -1}\nrequest: {path: /a}\n');
+      await writeFile(join(dir, 'good.yaml'), await readFile(EXAMPLE, 'utf8'));
+      const serve = async (file: string) => {
+        let stderr = '';
+        const code = await runProgram(['node', 'fleetform', 'serve', '--repo', repo.dir, '--port', '0', '--carrier', file], {
+          stdout: () => undefined,
+          stderr: (text) => void (stderr += text),
+          env: { DATABASE_URL: db.url, FLEETFORM_HOST: '127.0.0.1', FLEETFORM_LOG_LEVEL: 'silent' },
+          cwd: dir,
+          exit: () => undefined,
+        });
+        return { code, stderr };
+      };
+      const bad = await serve('bad.yaml');
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/^error: .*bad\.yaml:3:24: \/rateLimit\/perSecond: must be a number from 0\.001 to 100000\n$/);
+      const secretless = await serve('good.yaml');
+      expect(secretless.code).toBe(1);
+      expect(secretless.stderr).toBe('error: carrier control-center: secret env FLEETFORM_SECRET_CARRIER_API_KEY is not available from the engine\'s secret sources\n');
+      const missing = await serve('nowhere.yaml');
+      expect(missing.stderr).toMatch(/^error: cannot read the carrier file .*nowhere\.yaml: no such file\n$/);
+    } finally {
+      await repo.remove();
+      await db.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
