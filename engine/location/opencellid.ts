@@ -108,15 +108,16 @@ export function towerFromCells(cells: readonly string[], line: number): CellTowe
   if (typeof mcc !== 'number') return mcc;
   const mnc = numberField(fields[2], 'net', line, 0, 999, true);
   if (typeof mnc !== 'number') return mnc;
-  const lac = numberField(fields[3], 'area', line, 0, 0xffffffff, true);
+  // The same bounds as the engine's POST /v1/cell-towers: a row it would refuse fails here, alone, not its batch.
+  const lac = numberField(fields[3], 'area', line, 0, 2 ** 31 - 1, true);
   if (typeof lac !== 'number') return lac;
-  const cid = numberField(fields[4], 'cell', line, 0, Number.MAX_SAFE_INTEGER, true);
+  const cid = numberField(fields[4], 'cell', line, 0, 2 ** 40, true);
   if (typeof cid !== 'number') return cid;
   const lon = numberField(fields[6], 'lon', line, -180, 180, false);
   if (typeof lon !== 'number') return lon;
   const lat = numberField(fields[7], 'lat', line, -90, 90, false);
   if (typeof lat !== 'number') return lat;
-  const rangeM = numberField(fields[8], 'range', line, 0, 100_000_000, true);
+  const rangeM = numberField(fields[8], 'range', line, 0, 1_000_000, true);
   if (typeof rangeM !== 'number') return rangeM;
 
   const tower: CellTowerRow = { radio: radio as RadioType, mcc, mnc, lac, cid, lat, lon, rangeM, line };
