@@ -30,6 +30,7 @@ export interface ProvisioningApi {
   authorizeProvisioning(token: BearerToken, role: 'viewer' | 'operator'): Promise<ProvisioningCaller>;
   uploadProvisioningLog(caller: ProvisioningCaller, query: UploadQuery, body: AsyncIterable<Uint8Array>): Promise<object>;
   createProvisioningJob(caller: ProvisioningCaller, body: unknown): Promise<object>;
+  listProvisioningJobs(caller: ProvisioningCaller, query: { limit?: number; offset?: number }): Promise<object>;
   getProvisioningJob(caller: ProvisioningCaller, id: string, query: { failuresLimit?: number; failuresOffset?: number }): Promise<object>;
   resumeProvisioningJob(caller: ProvisioningCaller, id: string): Promise<object>;
   retryFailedProvisioningJob(caller: ProvisioningCaller, id: string): Promise<object>;
@@ -86,6 +87,12 @@ export function addProvisioningRoutes(router: Router, api: ProvisioningApi, toke
     const body = await readJsonBody(ctx.req, jobLimit);
     ctx.status = 201;
     ctx.body = await api.createProvisioningJob(who, body);
+  });
+  router.get('/v1/provisioning/jobs', async (ctx) => {
+    const who = await caller(ctx, 'viewer');
+    const limit = queryInt(ctx.query, 'limit', 1, 500);
+    const offset = queryInt(ctx.query, 'offset', 0);
+    ctx.body = await api.listProvisioningJobs(who, { ...(limit !== undefined ? { limit } : {}), ...(offset !== undefined ? { offset } : {}) });
   });
   router.get('/v1/provisioning/jobs/:id', async (ctx) => {
     const who = await caller(ctx, 'viewer');

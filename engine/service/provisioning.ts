@@ -300,6 +300,23 @@ export class ProvisioningService implements ProvisioningApi {
     };
   }
 
+  /** The newest jobs this caller may see (the same rule as for one job), with their row counts. */
+  async listProvisioningJobs(caller: ProvisioningPrincipal, query: { limit?: number; offset?: number }): Promise<object> {
+    const listed = await this.jobs.listJobs({ tokenId: caller.id, tenants: caller.tenants }, query.limit ?? 50, query.offset ?? 0);
+    return {
+      jobs: listed.map(({ job, rows }) => ({
+        id: job.id,
+        status: job.status,
+        createdBy: job.createdBy,
+        createdAt: job.createdAt.toISOString(),
+        completedAt: job.completedAt?.toISOString() ?? null,
+        carrier: job.carrier,
+        rows,
+        progress: jobFigures({ rows, invalidRows: job.invalidRows, createdAt: job.createdAt.getTime(), until: (job.completedAt ?? new Date()).getTime() }),
+      })),
+    };
+  }
+
   async getProvisioningJob(caller: ProvisioningPrincipal, id: string, query: { failuresLimit?: number; failuresOffset?: number }): Promise<object> {
     return this.jobView(await this.accessibleJob(caller, id), caller, query);
   }

@@ -294,6 +294,24 @@ export class ProvisioningTx {
   }
 }
 
+/** A provisioning_job row as the store returns it. */
+function jobRow(row: Record<string, unknown>): ProvisioningJobRow {
+  return {
+    id: String(row.id),
+    status: row.status as ProvisioningJobStatus,
+    createdBy: String(row.created_by),
+    createdByToken: (row.created_by_token as string | null) ?? null,
+    tenants: (row.tenants as string[] | null) ?? null,
+    createdAt: toDate(row.created_at) ?? new Date(0),
+    completedAt: toDate(row.completed_at),
+    rowsTotal: Number(row.rows_total),
+    invalidRows: Number(row.invalid_rows),
+    batchSize: Number(row.batch_size),
+    carrier: (row.carrier as string | null) ?? null,
+    credentialsRecipients: (row.credentials_recipients as string[] | null) ?? [],
+  };
+}
+
 export class LeaseLostError extends Error {
   readonly code = 'lease-lost';
   constructor(lease: BatchLease) {
@@ -501,21 +519,7 @@ export class ProvisioningStore {
   async getJob(id: string): Promise<ProvisioningJobRow | null> {
     const rows = await this.sql<Record<string, unknown>>(`select * from provisioning_job where id = ?`, [id]);
     const row = rows[0];
-    if (!row) return null;
-    return {
-      id: String(row.id),
-      status: row.status as ProvisioningJobStatus,
-      createdBy: String(row.created_by),
-      createdByToken: (row.created_by_token as string | null) ?? null,
-      tenants: (row.tenants as string[] | null) ?? null,
-      createdAt: toDate(row.created_at) ?? new Date(0),
-      completedAt: toDate(row.completed_at),
-      rowsTotal: Number(row.rows_total),
-      invalidRows: Number(row.invalid_rows),
-      batchSize: Number(row.batch_size),
-      carrier: (row.carrier as string | null) ?? null,
-      credentialsRecipients: (row.credentials_recipients as string[] | null) ?? [],
-    };
+    return row ? jobRow(row) : null;
   }
 
   /** Sums the batches' counts (kept by their workers) and adds the rows that failed validation. */
@@ -559,6 +563,34 @@ export class ProvisioningStore {
       code: (r.code as string | null) ?? null,
       reason: (r.reason as string | null) ?? null,
     }));
+  }
+
+  /**
+   * The newest jobs a caller may see: its own (by token id), and those whose tenants all lie in
+   * `tenants` (null: every job). Rows summed from the batches' counts, in one query.
+   */
+  async listJobs(
+    visibleTo: { tokenId: string; tenants: readonly string[] | null },
+    limit: number,
+    offset: number,
+  ): Promise<{ job: ProvisioningJobRow; rows: { total: number; pending: number; done: number; failed: number } }[]> {
+    const rows = await this.sql<Record<string, unknown>>(
+      `select j.*,
+              coalesce(sum((b.progress->'rows'->>'pending')::int), 0) as rows_pending,
+              coalesce(sum((b.progress->'rows'->>'done')::int), 0) as rows_done,
+              coalesce(sum((b.progress->'rows'->>'failed')::int), 0) as rows_failed
+       from provisioning_job j left join provisioning_batch b on b.job_id = j.id
+       where j.created_by_token = ? or ?::text[] is null or (j.tenants is not null and cardinality(j.tenants) > 0 and j.tenants <@ ?::text[])
+       group by j.id order by j.created_at desc, j.id limit ? offset ?`,
+      [visibleTo.tokenId, visibleTo.tenants === null ? null : [...visibleTo.tenants], visibleTo.tenants === null ? null : [...visibleTo.tenants], limit, offset],
+    );
+    return rows.map((row) => {
+      const job = jobRow(row);
+      return {
+        job,
+        rows: { total: job.rowsTotal, pending: Number(row.rows_pending), done: Number(row.rows_done), failed: Number(row.rows_failed) + job.invalidRows },
+      };
+    });
   }
 
   /** Stops handing out the job's batches; batches being worked on finish their current stage. */

@@ -94,6 +94,15 @@ describe('a job belongs to a token id and its tenants, never a name', () => {
     expect((await request(`${server.url}/v1/provisioning/jobs/${id}`, { token: ADMIN_TOKEN })).status).toBe(200);
   });
 
+  it('the job list shows a caller only the jobs it may open', async () => {
+    const ids = async (by: string) => (await request<{ jobs: { id: string; createdBy: string }[] }>(`${server.url}/v1/provisioning/jobs`, { token: by })).body.jobs.map((j) => j.id);
+    const acmeJobs = await ids(acme);
+    expect(acmeJobs.length).toBeGreaterThan(0);
+    expect(await ids(acmeColleague)).toEqual(acmeJobs);
+    for (const id of acmeJobs) expect(await ids(impostor)).not.toContain(id);
+    expect(await ids(ADMIN_TOKEN)).toEqual(expect.arrayContaining(acmeJobs));
+  });
+
   it('a job id that is not an id (NUL, surrogates, SQL) is a 404 as well, never a 500', async () => {
     for (const id of ['%00', '%ED%A0%80', "x'%20or%201=1--", 'a'.repeat(300)]) {
       const answer = await request<{ error: { code: string } }>(`${server.url}/v1/provisioning/jobs/${id}`, { token: acme });
