@@ -40,7 +40,7 @@ import {
   type TaskStates,
 } from '../provisioning/index.ts';
 import type { Delimiter } from '../csv/index.ts';
-import { InvalidRequestError, NoRevisionError, NotFoundError } from './errors.ts';
+import { ForbiddenError, InvalidRequestError, NoRevisionError, NotFoundError } from './errors.ts';
 import { ProvisioningWorkers, sleep, type ProvisioningWorkerHandle, type ProvisioningWorkerHooks } from './provisioning-worker.ts';
 
 export type { ProvisioningWorkerHooks, ProvisioningWorkerHandle } from './provisioning-worker.ts';
@@ -341,13 +341,20 @@ export class ProvisioningService implements ProvisioningApi {
     return this.jobView(await this.jobs.getJob(job.id), caller, {});
   }
 
-  async provisioningCredentials(caller: ProvisioningPrincipal, id: string, limit: number): Promise<object> {
+  /** A job's sealed credentials are collected by the token that created it, alone: the key is with its CLI, and an acknowledgement erases them. */
+  private async credentialsOwner(caller: ProvisioningPrincipal, id: string): Promise<ProvisioningJobRow> {
     const job = await this.accessibleJob(caller, id);
+    if (job.createdByToken !== caller.id) throw new ForbiddenError("a job's credentials are collected only by the operator token that created it");
+    return job;
+  }
+
+  async provisioningCredentials(caller: ProvisioningPrincipal, id: string, limit: number): Promise<object> {
+    const job = await this.credentialsOwner(caller, id);
     return { batches: await this.jobs.pendingCredentials(job.id, limit) };
   }
 
   async acknowledgeProvisioningCredentials(caller: ProvisioningPrincipal, id: string, body: unknown): Promise<object> {
-    const job = await this.accessibleJob(caller, id);
+    const job = await this.credentialsOwner(caller, id);
     const ids = (body as { ids?: unknown } | null)?.ids;
     if (!Array.isArray(ids) || ids.length > 10_000 || !ids.every((i) => typeof i === 'string' && /^\d{1,18}$/.test(i))) {
       throw new InvalidRequestError('invalid-request', '/ids', 'ids must be a list of credential batch ids');

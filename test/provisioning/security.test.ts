@@ -89,9 +89,13 @@ describe('a job belongs to a token id and its tenants, never a name', () => {
     // Nothing of acme's job moved: still there, its credentials waiting for the factory.
     const still = await request<JobView>(`${server.url}/v1/provisioning/jobs/${id}`, { token: acme });
     expect(still.body.credentialsWaiting).toBe(1);
-    // An operator of the same tenants sees it; a global admin too.
-    expect((await request(`${server.url}/v1/provisioning/jobs/${id}`, { token: acmeColleague })).status).toBe(200);
-    expect((await request(`${server.url}/v1/provisioning/jobs/${id}`, { token: ADMIN_TOKEN })).status).toBe(200);
+    // An operator of the same tenants sees it; a global admin too. Its credentials are the creator's alone.
+    for (const other of [acmeColleague, ADMIN_TOKEN]) {
+      expect((await request(`${server.url}/v1/provisioning/jobs/${id}`, { token: other })).status).toBe(200);
+      expect((await request(`${server.url}/v1/provisioning/jobs/${id}/credentials`, { token: other })).status).toBe(403);
+      expect((await request(`${server.url}/v1/provisioning/jobs/${id}/credentials/ack`, { token: other, body: { ids: ['1'] } })).status).toBe(403);
+    }
+    expect((await request<JobView>(`${server.url}/v1/provisioning/jobs/${id}`, { token: acme })).body.credentialsWaiting).toBe(1);
   });
 
   it('the job list shows a caller only the jobs it may open', async () => {
