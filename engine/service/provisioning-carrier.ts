@@ -24,8 +24,10 @@ export type CarrierSecretResolver = (reference: CarrierSecret['secretRef']) => s
 
 export class CarrierSecretMissingError extends Error {
   readonly code = 'carrier-secret-missing';
-  constructor(carrier: string, reference: CarrierSecret['secretRef']) {
-    super(`carrier ${carrier}: secret ${'env' in reference ? `env ${reference.env}` : `file ${reference.file}`} is not available from the engine's secret sources`);
+  /** `refusal`: why the secret sources refused the reference (never a value). */
+  constructor(carrier: string, reference: CarrierSecret['secretRef'], refusal: string | null = null) {
+    const named = 'env' in reference ? `env ${reference.env}` : `file ${reference.file}`;
+    super(`carrier ${carrier}: secret ${named} ${refusal ? `is refused: ${refusal}` : "is not available from the engine's secret sources"}`);
     this.name = 'CarrierSecretMissingError';
   }
 }
@@ -78,7 +80,13 @@ export class HttpCarrier implements CarrierActivator {
     if (auth?.type === 'bearer') sources.push(auth.token);
     if (auth?.type === 'header') sources.push(auth.value);
     for (const source of sources) {
-      const value = await resolve(source.secretRef);
+      let value: string | undefined;
+      try {
+        value = await resolve(source.secretRef);
+      } catch (error) {
+        // Outside the declared sources (an engine setting, a path out of the secret directory): the start stops, saying why.
+        throw new CarrierSecretMissingError(config.name, source.secretRef, (error as Error).message);
+      }
       if (value === undefined || value === '') throw new CarrierSecretMissingError(config.name, source.secretRef);
       values.set(source, value.trim());
     }

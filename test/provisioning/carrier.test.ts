@@ -159,6 +159,11 @@ describe('fleetform serve --carrier', () => {
       const secretless = await serve('good.yaml');
       expect(secretless.code).toBe(1);
       expect(secretless.stderr).toBe('error: carrier control-center: secret env FLEETFORM_SECRET_CARRIER_API_KEY is not available from the engine\'s secret sources\n');
+      // The carrier file cannot name a variable outside the declared secret sources: not the admin token.
+      await writeFile(join(dir, 'greedy.yaml'), (await readFile(EXAMPLE, 'utf8')).replace('FLEETFORM_SECRET_CARRIER_API_KEY', 'FLEETFORM_ADMIN_TOKEN'));
+      const greedy = await serve('greedy.yaml');
+      expect(greedy.code).toBe(1);
+      expect(greedy.stderr).toMatch(/^error: carrier control-center: secret env FLEETFORM_ADMIN_TOKEN is refused: .*engine's own settings/);
       const missing = await serve('nowhere.yaml');
       expect(missing.stderr).toMatch(/^error: cannot read the carrier file .*nowhere\.yaml: no such file\n$/);
     } finally {
