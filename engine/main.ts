@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import { runProgram } from './cli/index.ts';
 import { DEFAULT_SECRET_SOURCES, secretSourceResolver, type SecretSources } from './config/index.ts';
 import { startEmbeddedPostgres, type RunningPostgres } from './store/index.ts';
-import { Engine } from './service/index.ts';
+import { Engine, HttpCarrier } from './service/index.ts';
 
 export async function runCli(argv: readonly string[]): Promise<number> {
   return runProgram(argv, {
@@ -27,6 +27,8 @@ export interface ServeOptions {
   ageIdentityFile?: string;
   /** What a secretRef may name (default: FLEETFORM_SECRET_* variables, no files). */
   secretSources?: SecretSources;
+  /** Carrier file for provisioning's SIM activation (docs/provisioning.md); none: activation is skipped. */
+  carrierFile?: string;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
   /** Where the one-time admin token announcement goes (stdout). */
@@ -69,6 +71,16 @@ function positiveInt(value: string | undefined, fallback: number): number {
   return Number.isFinite(n) && n >= 0 ? n : fallback;
 }
 
+/** The carrier file, read and checked, its credentials resolved; errors carry a code serve reports in one line. */
+async function loadCarrier(file: string, resolveSecret: (reference: { env: string } | { file: string }) => string | undefined | Promise<string | undefined>): Promise<HttpCarrier> {
+  try {
+    return await HttpCarrier.fromFile(file, resolveSecret);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') throw Object.assign(new Error(`cannot read the carrier file ${file}: no such file`), { code: 'carrier-file-unreadable' });
+    throw error;
+  }
+}
+
 /** `fleetform serve`: database (DATABASE_URL or embedded under the data dir), engine, HTTP. */
 export async function startServe(options: ServeOptions): Promise<RunningServe> {
   const { env } = options;
@@ -87,8 +99,18 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     databaseUrl = await ensureDatabase(embedded.url, 'fleetform');
   }
   const identity = options.ageIdentityFile ?? env.FLEETFORM_AGE_IDENTITY_FILE;
+  // One resolver for every secret the engine reads (config secretRefs, the carrier's credentials):
+  // only the declared sources, never the repository or any other file of the host.
+  const resolveSecret = secretSourceResolver(options.secretSources ?? DEFAULT_SECRET_SOURCES, {
+    env,
+    realpath: (path) => realpath(path),
+    stat: (path) => stat(path),
+    readFile: (path) => readFile(path, 'utf8'),
+  });
+  const carrierFile = options.carrierFile ?? env.FLEETFORM_CARRIER_FILE;
   let engine: Engine;
   try {
+    const carrier = carrierFile ? await loadCarrier(resolve(options.cwd, carrierFile), resolveSecret) : null;
     engine = await Engine.start({
       databaseUrl,
       repoDir: options.repoDir,
@@ -96,14 +118,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       log,
       compile: {
         ...(identity ? { identity: await readFile(resolve(options.cwd, identity), 'utf8') } : {}),
-        // Only the declared sources, never the repository or any other file of the host.
-        resolveReference: secretSourceResolver(options.secretSources ?? DEFAULT_SECRET_SOURCES, {
-          env,
-          realpath: (path) => realpath(path),
-          stat: (path) => stat(path),
-          readFile: (path) => readFile(path, 'utf8'),
-        }),
+        resolveReference: resolveSecret,
       },
+      ...(carrier ? { provisioning: { carrier } } : {}),
       ...(env.FLEETFORM_ADMIN_TOKEN ? { adminToken: env.FLEETFORM_ADMIN_TOKEN } : {}),
       onAdminTokenGenerated: async (token) => {
         const file = join(dataDir, 'admin-token');

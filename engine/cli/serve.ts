@@ -11,6 +11,7 @@ interface ServeFlags extends SecretSourceFlags {
   port: string;
   dataDir: string;
   ageIdentity?: string;
+  carrier?: string;
 }
 
 export const registerServe: CommandRegistrar = (program, ctx) => {
@@ -21,6 +22,7 @@ export const registerServe: CommandRegistrar = (program, ctx) => {
     .addOption(new Option('--port <port>', 'HTTP port').default('8080').env('PORT'))
     .option('--data-dir <dir>', 'data directory (embedded PostgreSQL, admin token)', '.fleetform')
     .option('--age-identity <file>', 'age identity file that decrypts secrets in git')
+    .option('--carrier <file>', 'carrier file: SIM activation for provisioning jobs, docs/provisioning.md (or FLEETFORM_CARRIER_FILE)')
     .action(async (flags: ServeFlags) => {
       const port = Number(flags.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: not a port: ${flags.port}`);
@@ -38,6 +40,7 @@ export const registerServe: CommandRegistrar = (program, ctx) => {
           dataDir: flags.dataDir,
           ...(flags.ageIdentity ? { ageIdentityFile: flags.ageIdentity } : {}),
           secretSources,
+          ...(flags.carrier ? { carrierFile: flags.carrier } : {}),
           env: ctx.env,
           cwd: ctx.cwd,
           announce: (text) => ctx.stdout(text),
@@ -64,6 +67,7 @@ export const registerServe: CommandRegistrar = (program, ctx) => {
 /** A start that failed for a reason the user can fix, said in one line; null for anything else. */
 function startFailure(error: unknown, port: number, identityFile: string | undefined): string | null {
   const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'invalid-carrier-config' || code === 'carrier-secret-missing' || code === 'carrier-file-unreadable') return (error as Error).message;
   if (code === 'EADDRINUSE') return `port ${port} is already in use; pass --port`;
   if (code === 'EACCES') return `not allowed to listen on port ${port}; pass --port`;
   if (code === 'ENOENT' && identityFile) return `cannot read the age identity ${identityFile}: no such file`;

@@ -8,7 +8,7 @@ export type { DeviceRegistration, CommandRequest } from './validation.ts';
 export { addAlertRoutes } from './alert-routes.ts';
 export type { AlertsApi, AlertRoutesOptions } from './alert-routes.ts';
 export { addProvisioningRoutes } from './provisioning-routes.ts';
-export type { ProvisioningApi, ProvisioningRouteOptions } from './provisioning-routes.ts';
+export type { ProvisioningApi, ProvisioningCaller, ProvisioningRouteOptions, UploadQuery } from './provisioning-routes.ts';
 export { HttpError, PayloadTooLargeError, MalformedBodyError, InvalidBodyError } from './errors.ts';
 export { serveConsole, DEFAULT_CONSOLE_DIR, CONSOLE_CSP } from './console-routes.ts';
 export { conditionalGet } from './conditional-get.ts';

@@ -11,5 +11,5 @@ export {
   MIN_BLE_ACCURACY_M,
 } from './resolve.ts';
 export type { LocationSources, LocationModel } from './resolve.ts';
-export { parseOpenCellIdCsv, parseOpenCellIdLine, OPENCELLID_COLUMNS, RADIO_TYPES } from './opencellid.ts';
+export { parseOpenCellIdCsv, readOpenCellId, towerFromCells, towersOf, OPENCELLID_COLUMNS, RADIO_TYPES } from './opencellid.ts';
 export type { CellTowerRow, CellCsvIssue, OpenCellIdParse, RadioType } from './opencellid.ts';

@@ -1,89 +1,105 @@
 // Device tokens issued by a server-side job reach the factory exactly once, and the database never
-// holds them readable: the job carries the requester's X25519 public key; each batch of tokens is
-// sealed to it (ephemeral ECDH → HKDF-SHA256 → AES-256-GCM) and kept only until the requester
+// holds them readable: the job carries the requester's age recipients (X25519, `age1…`); each
+// batch of tokens is sealed to them as an armored age file and kept only until the requester
 // downloads and acknowledges it, then erased. Only the token's SHA-256 stays on the device row.
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
+// age is a standard: `age -d -i key.txt batch.age` (Debian's `age`) opens a batch without
+// fleetform. The plaintext is JSON Lines, one device per line: {"id":"TR-000001","token":"ffd_…"}.
+import { Decrypter, Encrypter, armor, generateX25519Identity, identityToRecipient } from 'age-encryption';
 
 export interface DeviceCredential {
   deviceId: string;
   token: string;
 }
 
-/** One sealed batch of credentials; every field base64. */
-export interface SealedCredentials {
-  /** The sender's ephemeral X25519 public key (SPKI DER). */
-  epk: string;
-  iv: string;
-  /** AES-256-GCM ciphertext followed by its 16-byte tag. */
-  data: string;
-}
-
-export interface CredentialsKeyPair {
-  /** SPKI DER, base64: goes with the job. */
-  publicKey: string;
-  /** PKCS#8 DER, base64: stays with whoever writes the credentials file. */
-  privateKey: string;
-}
-
 export class CredentialsKeyError extends Error {
   readonly code = 'invalid-credentials-key';
 }
 
-const INFO = Buffer.from('fleetform provisioning credentials v1');
+/** Recipients a job may seal to: enough for a factory, its backup and an auditor. */
+export const MAX_CREDENTIALS_RECIPIENTS = 16;
+/** A native X25519 age recipient: `age1` + 58 bech32 characters. Hybrid/tag recipients are refused: Debian's age 1.1 cannot open them. */
+const X25519_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
 
-export function generateCredentialsKeyPair(): CredentialsKeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync('x25519');
-  return {
-    publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
-    privateKey: privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
-  };
-}
-
-/** Checks a public key as sent with a job; throws CredentialsKeyError when it is not X25519. */
-export function assertCredentialsPublicKey(publicKey: string): void {
-  try {
-    const key = createPublicKey({ key: Buffer.from(publicKey, 'base64'), format: 'der', type: 'spki' });
-    if (key.asymmetricKeyType !== 'x25519') throw new Error(`a ${key.asymmetricKeyType ?? 'unknown'} key`);
-  } catch (error) {
-    throw new CredentialsKeyError(`credentialsPublicKey must be an X25519 public key (SPKI DER, base64): ${(error as Error).message}`);
+/** Checks recipients as sent with a job; throws CredentialsKeyError naming the first bad one. */
+export function assertCredentialsRecipients(recipients: readonly string[]): void {
+  if (recipients.length === 0 || recipients.length > MAX_CREDENTIALS_RECIPIENTS) {
+    throw new CredentialsKeyError(`credentialsRecipients must list 1 to ${MAX_CREDENTIALS_RECIPIENTS} age recipients`);
   }
+  recipients.forEach((recipient, index) => {
+    const shown = JSON.stringify(recipient.slice(0, 70)).replace(/[^\x20-\x7e]/g, '?');
+    if (!X25519_RECIPIENT.test(recipient)) {
+      throw new CredentialsKeyError(`credentialsRecipients[${index}] ${shown} is not an X25519 age recipient (age1…, as printed by age-keygen)`);
+    }
+    try {
+      new Encrypter().addRecipient(recipient);
+    } catch (error) {
+      throw new CredentialsKeyError(`credentialsRecipients[${index}] ${shown} is not a valid age recipient: ${(error as Error).message}`);
+    }
+  });
 }
 
-function aesKey(shared: Buffer, epk: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', shared, epk, INFO, 32));
+/** A fresh X25519 age identity (`AGE-SECRET-KEY-1…`) and its recipient. */
+export async function generateCredentialsIdentity(): Promise<{ identity: string; recipient: string }> {
+  const identity = await generateX25519Identity();
+  return { identity, recipient: await identityToRecipient(identity) };
 }
 
-export function sealCredentials(credentials: readonly DeviceCredential[], publicKey: string): SealedCredentials {
-  const recipient = createPublicKey({ key: Buffer.from(publicKey, 'base64'), format: 'der', type: 'spki' });
-  const ephemeral = generateKeyPairSync('x25519');
-  const epk = ephemeral.publicKey.export({ type: 'spki', format: 'der' });
-  const key = aesKey(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient }), epk);
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const plain = Buffer.from(JSON.stringify(credentials.map((c) => [c.deviceId, c.token])));
-  const data = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
-  return { epk: epk.toString('base64'), iv: iv.toString('base64'), data: data.toString('base64') };
+/** The plaintext of a sealed batch: one JSON object per line. */
+export function credentialsJsonLines(credentials: readonly DeviceCredential[]): string {
+  return credentials.map((c) => `${JSON.stringify({ id: c.deviceId, token: c.token })}\n`).join('');
 }
 
-/** Opens a sealed batch; throws CredentialsKeyError with the wrong key or a tampered batch. */
-export function openCredentials(sealed: SealedCredentials, privateKey: string): DeviceCredential[] {
+/** Reads credentials JSON Lines (a batch's plaintext, or a factory's file). */
+export function parseCredentialsJsonLines(text: string): DeviceCredential[] {
+  const out: DeviceCredential[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const value = JSON.parse(line) as { id?: unknown; token?: unknown };
+    if (typeof value.id !== 'string' || typeof value.token !== 'string') throw new CredentialsKeyError('a credentials line needs string id and token');
+    out.push({ deviceId: value.id, token: value.token });
+  }
+  return out;
+}
+
+/** Seals credentials (or any text) to age recipients: an armored age file. */
+export async function sealText(plaintext: string, recipients: readonly string[]): Promise<string> {
+  const encrypter = new Encrypter();
+  for (const recipient of recipients) encrypter.addRecipient(recipient);
+  return armor.encode(await encrypter.encrypt(plaintext));
+}
+
+export async function sealCredentials(credentials: readonly DeviceCredential[], recipients: readonly string[]): Promise<string> {
+  return sealText(credentialsJsonLines(credentials), recipients);
+}
+
+/** Opens an age file (armored or binary); throws CredentialsKeyError with the wrong identity or a tampered file. */
+export async function openText(sealed: string | Uint8Array, identities: readonly string[]): Promise<string> {
   try {
-    const own = createPrivateKey({ key: Buffer.from(privateKey, 'base64'), format: 'der', type: 'pkcs8' });
-    const epk = Buffer.from(sealed.epk, 'base64');
-    const sender = createPublicKey({ key: epk, format: 'der', type: 'spki' });
-    const key = aesKey(diffieHellman({ privateKey: own, publicKey: sender }), epk);
-    const data = Buffer.from(sealed.data, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
-    decipher.setAuthTag(data.subarray(data.length - 16));
-    const plain = Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]);
-    return (JSON.parse(plain.toString('utf8')) as [string, string][]).map(([deviceId, token]) => ({ deviceId, token }));
+    const decrypter = new Decrypter();
+    for (const identity of identities) decrypter.addIdentity(identity);
+    const bytes = typeof sealed === 'string' ? armor.decode(sealed) : sealed;
+    return await decrypter.decrypt(bytes, 'text');
   } catch (error) {
     throw new CredentialsKeyError(`cannot open sealed credentials: ${(error as Error).message}`);
   }
 }
 
-/** The factory's file: a header, then one `id,token` line per device. */
-export function credentialsCsvLines(credentials: readonly DeviceCredential[]): string {
-  return credentials.map((c) => `${c.deviceId},${c.token}\n`).join('');
+export async function openCredentials(sealed: string | Uint8Array, identities: readonly string[]): Promise<DeviceCredential[]> {
+  return parseCredentialsJsonLines(await openText(sealed, identities));
 }
-export const CREDENTIALS_CSV_HEADER = 'id,token\n';
+
+/** age identities in a key file (as age-keygen writes it: comments and AGE-SECRET-KEY-1… lines). */
+export function identitiesInKeyFile(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('AGE-SECRET-KEY-1'));
+}
+
+/** age recipients in a recipients file (as `age -R` reads it: one per line, `#` comments). */
+export function recipientsInFile(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}

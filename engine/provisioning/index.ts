@@ -1,10 +1,18 @@
 // Provisioning's public face: manufacturing/shipment logs, row validation against the fleet,
-// the per-device task graph with retry and rate-limit policies, and sealed credentials.
+// the per-device task graph with retry and rate-limit policies, sealed (age) credentials, the
+// carrier mapping, and job progress figures.
 export {
   parseManufacturingLog,
   parseShipmentLog,
+  readLog,
   formatFromFileName,
+  LogRows,
+  LogFileError,
+  ID_COLUMNS,
   type LogFormat,
+  type LogKind,
+  type LogReadOptions,
+  type LogReadState,
   type ManufacturingRow,
   type ShipmentRow,
   type RowFailure,
@@ -15,6 +23,7 @@ export {
   catalogFromSnapshot,
   validateManufacturingRows,
   latestShipments,
+  deviceInUseReason,
   type ProvisioningCatalog,
   type ProvisioningPlan,
   type ValidationOptions,
@@ -46,15 +55,33 @@ export {
   type RowOutcome,
 } from './tasks.ts';
 export {
-  generateCredentialsKeyPair,
-  assertCredentialsPublicKey,
+  assertCredentialsRecipients,
+  generateCredentialsIdentity,
   sealCredentials,
+  sealText,
   openCredentials,
-  credentialsCsvLines,
-  CREDENTIALS_CSV_HEADER,
+  openText,
+  credentialsJsonLines,
+  parseCredentialsJsonLines,
+  identitiesInKeyFile,
+  recipientsInFile,
   CredentialsKeyError,
+  MAX_CREDENTIALS_RECIPIENTS,
   type DeviceCredential,
-  type SealedCredentials,
-  type CredentialsKeyPair,
 } from './credentials.ts';
-export type { ActivationRequest, ActivationResult, CarrierActivator } from './carrier.ts';
+export {
+  carrierCalls,
+  activationResults,
+  authHeader,
+  ACTIVATION_PLACEHOLDERS,
+  type ActivationRequest,
+  type ActivationResult,
+  type CarrierActivator,
+  type CarrierAuth,
+  type CarrierCall,
+  type CarrierResponse,
+  type CarrierSecret,
+  type HttpCarrierConfig,
+} from './carrier.ts';
+export { parseCarrierConfig, CarrierConfigError, type CarrierConfigIssue } from './carrier-config.ts';
+export { jobFigures, type JobFigures } from './progress.ts';

@@ -56,6 +56,12 @@ export interface ValidationOptions {
   defaultSite?: string | null;
   /** Tenants the job's operator may provision into; null: every tenant. */
   tenants?: readonly string[] | null;
+  /**
+   * Device ids already in use where this job may not reuse them: registered outside
+   * provisioning (any tenant), or provisioned into a tenant outside the operator's scope. Such a
+   * row fails with `device-exists`, the same answer whichever tenant holds the id.
+   */
+  inUse?: ReadonlySet<string>;
 }
 
 export interface ValidationResult {
@@ -66,6 +72,11 @@ export interface ValidationResult {
 /** Device ids as the engine's API accepts them in a URL path segment. */
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const PASSING_TESTS = new Set(['pass', 'passed', 'ok', 'true', '1']);
+
+/** The one answer for a device id that cannot be provisioned because it is taken, wherever it is. */
+export function deviceInUseReason(deviceId: string): string {
+  return `device id ${deviceId} is already in use`;
+}
 
 /** The site each device was last shipped to: the latest shippedAt wins, then the later row. */
 export function latestShipments(shipments: readonly ShipmentRow[]): Map<string, ShipmentRow> {
@@ -99,6 +110,10 @@ export function validateManufacturingRows(
     }
     if (!DEVICE_ID.test(row.id)) {
       fail('invalid-id', `device id ${JSON.stringify(row.id)} must be 1-128 letters, digits, '.', '_', ':' or '-'`);
+      continue;
+    }
+    if (options.inUse?.has(row.id)) {
+      fail('device-exists', deviceInUseReason(row.id));
       continue;
     }
     const first = firstRowOf.get(row.id);
@@ -148,13 +163,10 @@ export function validateManufacturingRows(
       continue;
     }
     const tenant = catalog.sites.get(site);
-    if (tenant === undefined) {
+    // A site of another tenant gets the same answer as one that does not exist: nothing to learn.
+    if (tenant === undefined || (tenants !== null && !tenants.includes(tenant))) {
       const where = shipment ? `shipment row ${shipment.row}` : 'the default site';
-      fail('unknown-site', `site ${site} (${where}) is not declared in the applied revision`);
-      continue;
-    }
-    if (tenants !== null && !tenants.includes(tenant)) {
-      fail('tenant-out-of-scope', `site ${site} belongs to tenant ${tenant}, outside this operator's scope`);
+      fail('unknown-site', `site ${site} (${where}) is not a site of ${tenants === null ? 'the applied revision' : "this operator's tenants"}`);
       continue;
     }
     const labels: Record<string, string> = { hardware: row.hardware };

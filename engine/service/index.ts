@@ -7,5 +7,5 @@ export { generateToken, hashToken } from './tokens.ts';
 export * from './errors.ts';
 export { ProvisioningService } from './provisioning.ts';
 export type { ProvisioningServiceOptions, ProvisioningWorkerHooks, ProvisioningWorkerHandle, ProvisioningPrincipal } from './provisioning.ts';
-export { HttpCarrier, startCarrierStub } from './provisioning-carrier.ts';
-export type { HttpCarrierOptions, CarrierStub, CarrierStubOptions } from './provisioning-carrier.ts';
+export { HttpCarrier, CarrierSecretMissingError } from './provisioning-carrier.ts';
+export type { CarrierSecretResolver } from './provisioning-carrier.ts';

@@ -1,18 +1,57 @@
-// Carrier activation over HTTP, and a local carrier for tests and benchmarks.
-// Protocol: POST {url}/activations {activations: [{deviceId, iccid, imei}]} →
-//   {results: [{deviceId, outcome: 'activated' | 'retry' | 'rejected', error?}]}.
-// The device id is the idempotency key: a SIM already activated answers 'activated' again.
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { ActivationRequest, ActivationResult, CarrierActivator, RateLimit, RetryPolicy } from '../provisioning/index.ts';
+// Carrier activation over HTTP, driven by a carrier file (engine/provisioning/carrier-config.ts):
+// the request/response mapping, rate limit and retryable statuses are configuration; the
+// credentials are secret references resolved through the engine's secret sources (the resolver
+// main.ts builds), when the engine starts — a missing secret stops the start, naming the
+// reference, never the value. Responses are read up to 1 MiB; nothing of a credential is logged
+// or put in an error.
+import { readFile } from 'node:fs/promises';
+import {
+  activationResults,
+  authHeader,
+  carrierCalls,
+  parseCarrierConfig,
+  type ActivationRequest,
+  type ActivationResult,
+  type CarrierActivator,
+  type CarrierSecret,
+  type HttpCarrierConfig,
+  type RateLimit,
+  type RetryPolicy,
+} from '../provisioning/index.ts';
 
-export interface HttpCarrierOptions {
-  url: string;
-  name?: string;
-  rateLimit?: RateLimit;
-  retry?: RetryPolicy;
-  maxBatch?: number;
-  timeoutMs?: number;
+/** Resolves a secret reference to its value (undefined: there is no such secret, or it is outside the declared sources). */
+export type CarrierSecretResolver = (reference: CarrierSecret['secretRef']) => string | undefined | Promise<string | undefined>;
+
+export class CarrierSecretMissingError extends Error {
+  readonly code = 'carrier-secret-missing';
+  /** `refusal`: why the secret sources refused the reference (never a value). */
+  constructor(carrier: string, reference: CarrierSecret['secretRef'], refusal: string | null = null) {
+    const named = 'env' in reference ? `env ${reference.env}` : `file ${reference.file}`;
+    super(`carrier ${carrier}: secret ${named} ${refusal ? `is refused: ${refusal}` : "is not available from the engine's secret sources"}`);
+    this.name = 'CarrierSecretMissingError';
+  }
+}
+
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+async function readCapped(response: Response): Promise<string> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > MAX_RESPONSE_BYTES) break;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function retryAfterMs(header: string | null): number | null {
+  if (!header) return null;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(3_600_000, Math.round(seconds * 1000));
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? null : Math.min(3_600_000, Math.max(0, at - Date.now()));
 }
 
 export class HttpCarrier implements CarrierActivator {
@@ -21,85 +60,66 @@ export class HttpCarrier implements CarrierActivator {
   readonly retry: RetryPolicy;
   readonly maxBatch: number;
 
-  constructor(private readonly options: HttpCarrierOptions) {
-    this.name = options.name ?? 'http-carrier';
-    this.rateLimit = options.rateLimit ?? { perSecond: 100, burst: 100 };
-    this.retry = options.retry ?? { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 };
-    this.maxBatch = options.maxBatch ?? 100;
+  private constructor(
+    private readonly config: HttpCarrierConfig,
+    private readonly auth: Record<string, string>,
+  ) {
+    this.name = config.name;
+    this.rateLimit = config.rateLimit;
+    this.retry = config.retry;
+    // Per-SIM APIs: a worker sends up to this many requests at once.
+    this.maxBatch = config.request.batch?.maxSize ?? Math.max(1, Math.min(50, config.rateLimit.burst));
+  }
+
+  /** Resolves the carrier's credentials now, so a missing secret fails the start rather than every activation. */
+  static async create(config: HttpCarrierConfig, resolve: CarrierSecretResolver): Promise<HttpCarrier> {
+    const values = new Map<CarrierSecret, string>();
+    const sources: CarrierSecret[] = [];
+    const auth = config.auth;
+    if (auth?.type === 'basic') sources.push(auth.password);
+    if (auth?.type === 'bearer') sources.push(auth.token);
+    if (auth?.type === 'header') sources.push(auth.value);
+    for (const source of sources) {
+      let value: string | undefined;
+      try {
+        value = await resolve(source.secretRef);
+      } catch (error) {
+        // Outside the declared sources (an engine setting, a path out of the secret directory): the start stops, saying why.
+        throw new CarrierSecretMissingError(config.name, source.secretRef, (error as Error).message);
+      }
+      if (value === undefined || value === '') throw new CarrierSecretMissingError(config.name, source.secretRef);
+      values.set(source, value.trim());
+    }
+    return new HttpCarrier(config, authHeader(config.auth, (source) => values.get(source) ?? ''));
+  }
+
+  /** Reads a carrier file (YAML or JSON); throws CarrierConfigError naming file:line:col for each problem. */
+  static async fromFile(file: string, resolve: CarrierSecretResolver): Promise<HttpCarrier> {
+    return HttpCarrier.create(parseCarrierConfig(file, await readFile(file, 'utf8')), resolve);
   }
 
   async activate(requests: readonly ActivationRequest[]): Promise<ActivationResult[]> {
-    const response = await fetch(new URL('activations', this.options.url.endsWith('/') ? this.options.url : `${this.options.url}/`), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ activations: requests }),
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-    });
-    if (!response.ok) throw new Error(`carrier answered ${response.status}`);
-    const body = (await response.json()) as { results?: ActivationResult[] };
-    const byId = new Map((body.results ?? []).map((r) => [r.deviceId, r]));
-    // A device the carrier did not answer for is retried.
-    return requests.map((r) => byId.get(r.deviceId) ?? { deviceId: r.deviceId, outcome: 'retry', error: 'carrier gave no result' });
-  }
-}
-
-export interface CarrierStubOptions {
-  /** Answer 'retry' to a device's first N requests (transient carrier trouble). */
-  transientFailures?: (deviceId: string) => number;
-  /** ICCIDs the carrier refuses for good. */
-  rejects?: (iccid: string) => boolean;
-}
-
-export interface CarrierStub {
-  url: string;
-  /** Requests seen per device (every call, successful or not). */
-  requests: Map<string, number>;
-  /** SIMs activated (once each: activation is idempotent by device id). */
-  activated: Set<string>;
-  /** HTTP calls received. */
-  calls: number;
-  close(): Promise<void>;
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** A local carrier API on 127.0.0.1 (free port). */
-export async function startCarrierStub(options: CarrierStubOptions = {}): Promise<CarrierStub> {
-  const stub: Omit<CarrierStub, 'url' | 'close'> = { requests: new Map(), activated: new Set(), calls: 0 };
-  const server = createServer((req, res) => {
-    void (async () => {
-      if (req.method !== 'POST' || !req.url?.endsWith('/activations')) {
-        res.writeHead(404).end();
-        return;
-      }
-      stub.calls++;
-      const body = JSON.parse(await readBody(req)) as { activations: ActivationRequest[] };
-      const results: ActivationResult[] = body.activations.map((a) => {
-        const seen = (stub.requests.get(a.deviceId) ?? 0) + 1;
-        stub.requests.set(a.deviceId, seen);
-        if (options.rejects?.(a.iccid)) return { deviceId: a.deviceId, outcome: 'rejected', error: `ICCID ${a.iccid} is not on this carrier` };
-        if (!stub.activated.has(a.deviceId) && seen <= (options.transientFailures?.(a.deviceId) ?? 0)) {
-          return { deviceId: a.deviceId, outcome: 'retry', error: 'carrier busy' };
+    const base = this.config.baseUrl.endsWith('/') ? this.config.baseUrl.slice(0, -1) : this.config.baseUrl;
+    const answers = await Promise.all(
+      carrierCalls(this.config, requests).map(async (call) => {
+        let response: Response;
+        try {
+          response = await fetch(`${base}${call.path}`, {
+            method: call.method,
+            headers: { ...call.headers, ...this.auth },
+            ...(call.body !== null ? { body: call.body } : {}),
+            redirect: 'manual',
+            signal: AbortSignal.timeout(this.config.timeoutMs),
+          });
+        } catch (error) {
+          // Network trouble and timeouts are worth retrying; the message names no credential.
+          const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : ((error as { cause?: { code?: string } }).cause?.code ?? 'connection failed');
+          return call.activations.map((a): ActivationResult => ({ deviceId: a.deviceId, outcome: 'retry', error: `carrier unreachable: ${reason}` }));
         }
-        stub.activated.add(a.deviceId);
-        return { deviceId: a.deviceId, outcome: 'activated' };
-      });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results }));
-    })().catch(() => res.writeHead(500).end());
-  });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return Object.assign(stub, {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const body = await readCapped(response).catch(() => '');
+        return activationResults(this.config, call, { status: response.status, retryAfterMs: retryAfterMs(response.headers.get('retry-after')), body });
       }),
-  });
+    );
+    return answers.flat();
+  }
 }

@@ -14,6 +14,7 @@ export { StoreError, DatabaseUnavailableError, DeviceExistsError, isConnectionFa
 export { ADVISORY_LOCK_GIT_FOLLOWER, REVISION_CHANNEL, RevisionChannel } from './notify.ts';
 export type { RevisionChannelOptions } from './notify.ts';
 export { ProvisioningStore, ProvisioningTx, LeaseLostError, UNISSUED_TOKEN_HASH } from './provisioning.ts';
+export { ProvisioningUploadStore, CarrierRateBuckets, type UploadRow } from './provisioning-uploads.ts';
 export type {
   BatchLease,
   BatchProgress,

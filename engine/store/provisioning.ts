@@ -17,14 +17,20 @@ export type ProvisioningJobStatus = 'running' | 'stopped' | 'completed';
 export interface ProvisioningJobRow {
   id: string;
   status: ProvisioningJobStatus;
+  /** The creating token's name, for people; never used to decide access. */
   createdBy: string;
+  /** The creating operator token's id: access is decided by it and by `tenants`. */
+  createdByToken: string | null;
+  /** The creator's tenant scope when it created the job; null: every tenant. */
+  tenants: string[] | null;
   createdAt: Date;
   completedAt: Date | null;
   rowsTotal: number;
   invalidRows: number;
   batchSize: number;
   carrier: string | null;
-  credentialsPublicKey: string;
+  /** age recipients the job's credentials are sealed to. */
+  credentialsRecipients: string[];
 }
 
 export const ProvisioningJobEntity = new EntitySchema<ProvisioningJobRow>({
@@ -34,19 +40,23 @@ export const ProvisioningJobEntity = new EntitySchema<ProvisioningJobRow>({
     id: { type: 'string', primary: true },
     status: { type: 'string' },
     createdBy: { type: 'string' },
+    createdByToken: { type: 'string', nullable: true },
+    tenants: { type: 'string[]', nullable: true },
     createdAt: { type: 'Date' },
     completedAt: { type: 'Date', nullable: true },
     rowsTotal: { type: 'integer' },
     invalidRows: { type: 'integer' },
     batchSize: { type: 'integer' },
     carrier: { type: 'string', nullable: true },
-    credentialsPublicKey: { type: 'text' },
+    credentialsRecipients: { type: 'string[]', nullable: true },
   },
 });
 
 export interface ProvisioningDeviceRow {
   deviceId: string;
   jobId: string;
+  /** The tenant the device was provisioned into (null: recorded before tenants were). */
+  tenant: string | null;
   tasks: ProvisioningTaskStates;
   updatedAt: Date;
 }
@@ -57,6 +67,7 @@ export const ProvisioningDeviceEntity = new EntitySchema<ProvisioningDeviceRow>(
   properties: {
     deviceId: { type: 'string', primary: true },
     jobId: { type: 'string' },
+    tenant: { type: 'string', nullable: true },
     tasks: { type: 'json' },
     updatedAt: { type: 'Date' },
   },
@@ -70,6 +81,8 @@ export interface NewProvisioningRow {
   rowNo: number;
   line: number;
   deviceId: string | null;
+  /** The tenant a validated row goes to (the ledger remembers it). */
+  tenant: string | null;
   /** The validated row (opaque to the store). */
   plan: object | null;
   tasks: ProvisioningTaskStates | null;
@@ -79,9 +92,11 @@ export interface NewProvisioningRow {
 export interface NewProvisioningJob {
   id: string;
   createdBy: string;
+  createdByToken: string;
+  tenants: readonly string[] | null;
   batchSize: number;
   carrier: string | null;
-  credentialsPublicKey: string;
+  credentialsRecipients: readonly string[];
   rowsTotal: number;
   rows: readonly NewProvisioningRow[];
   /** A batch's counts before any worker looked at it. */
@@ -105,7 +120,7 @@ export interface BatchRow {
 
 export interface LeasedBatch {
   lease: BatchLease;
-  job: { carrier: string | null; credentialsPublicKey: string };
+  job: { carrier: string | null; credentialsRecipients: string[] };
   rows: BatchRow[];
 }
 
@@ -210,13 +225,9 @@ export class ProvisioningTx {
     );
   }
 
-  async storeSealedCredentials(jobId: string, batchSeq: number, devices: number, sealed: object): Promise<void> {
-    await run(this.trx, `insert into provisioning_credentials (job_id, batch_seq, devices, sealed) values (?, ?, ?, ?::jsonb)`, [
-      jobId,
-      batchSeq,
-      devices,
-      JSON.stringify(sealed),
-    ]);
+  /** A batch's tokens, sealed (an armored age file). */
+  async storeSealedCredentials(jobId: string, batchSeq: number, devices: number, sealed: string): Promise<void> {
+    await run(this.trx, `insert into provisioning_credentials (job_id, batch_seq, devices, sealed) values (?, ?, ?, ?)`, [jobId, batchSeq, devices, sealed]);
   }
 
   async applySites(sites: readonly { id: string; site: string; tenant: string }[]): Promise<void> {
@@ -283,6 +294,24 @@ export class ProvisioningTx {
   }
 }
 
+/** A provisioning_job row as the store returns it. */
+function jobRow(row: Record<string, unknown>): ProvisioningJobRow {
+  return {
+    id: String(row.id),
+    status: row.status as ProvisioningJobStatus,
+    createdBy: String(row.created_by),
+    createdByToken: (row.created_by_token as string | null) ?? null,
+    tenants: (row.tenants as string[] | null) ?? null,
+    createdAt: toDate(row.created_at) ?? new Date(0),
+    completedAt: toDate(row.completed_at),
+    rowsTotal: Number(row.rows_total),
+    invalidRows: Number(row.invalid_rows),
+    batchSize: Number(row.batch_size),
+    carrier: (row.carrier as string | null) ?? null,
+    credentialsRecipients: (row.credentials_recipients as string[] | null) ?? [],
+  };
+}
+
 export class LeaseLostError extends Error {
   readonly code = 'lease-lost';
   constructor(lease: BatchLease) {
@@ -322,16 +351,18 @@ export class ProvisioningStore {
     await this.transaction(async (trx) => {
       await run(
         trx,
-        `insert into provisioning_job (id, status, created_by, rows_total, invalid_rows, batch_size, carrier, credentials_public_key)
-         values (?, 'running', ?, ?, ?, ?, ?, ?)`,
+        `insert into provisioning_job (id, status, created_by, created_by_token, tenants, rows_total, invalid_rows, batch_size, carrier, credentials_recipients)
+         values (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           job.id,
           job.createdBy,
+          job.createdByToken,
+          job.tenants === null ? null : [...job.tenants],
           job.rowsTotal,
           job.rows.filter((r) => r.log === 'manufacturing' && !r.plan).length,
           job.batchSize,
           job.carrier,
-          job.credentialsPublicKey,
+          [...job.credentialsRecipients],
         ],
       );
       let validated = 0;
@@ -349,6 +380,7 @@ export class ProvisioningStore {
           code: row.failure?.code ?? null,
           reason: row.failure?.reason ?? null,
           tasks: row.tasks,
+          tenant: row.tenant,
         };
       });
       const batches = Math.ceil(validated / job.batchSize);
@@ -360,14 +392,14 @@ export class ProvisioningStore {
            select ?, log, row_no, line, batch_seq, device_id, plan, status, failed_task, code, reason
            from jsonb_to_recordset(?::jsonb) as v(log text, row_no int, line int, batch_seq int, device_id text, plan jsonb,
              status text, failed_task text, code text, reason text)`,
-          [job.id, JSON.stringify(chunk.map(({ tasks: _tasks, ...rest }) => rest))],
+          [job.id, JSON.stringify(chunk.map(({ tasks: _tasks, tenant: _tenant, ...rest }) => rest))],
         );
-        const ledger = chunk.filter((r) => r.batch_seq !== null && r.tasks !== null).map((r) => ({ device_id: r.device_id, tasks: r.tasks }));
+        const ledger = chunk.filter((r) => r.batch_seq !== null && r.tasks !== null).map((r) => ({ device_id: r.device_id, tasks: r.tasks, tenant: r.tenant }));
         if (ledger.length > 0) {
           await run(
             trx,
-            `insert into provisioning_device (device_id, job_id, tasks)
-             select device_id, ?, tasks from jsonb_to_recordset(?::jsonb) as v(device_id text, tasks jsonb)
+            `insert into provisioning_device (device_id, job_id, tasks, tenant)
+             select device_id, ?, tasks, tenant from jsonb_to_recordset(?::jsonb) as v(device_id text, tasks jsonb, tenant text)
              on conflict (device_id) do nothing`,
             [job.id, JSON.stringify(ledger)],
           );
@@ -416,7 +448,7 @@ export class ProvisioningStore {
 
   async loadBatch(lease: BatchLease): Promise<LeasedBatch> {
     const [jobs, rows] = await Promise.all([
-      this.sql<{ carrier: string | null; credentials_public_key: string }>(`select carrier, credentials_public_key from provisioning_job where id = ?`, [
+      this.sql<{ carrier: string | null; credentials_recipients: string[] | null }>(`select carrier, credentials_recipients from provisioning_job where id = ?`, [
         lease.jobId,
       ]),
       this.sql<{ row_no: number; line: number; device_id: string; plan: unknown; tasks: ProvisioningTaskStates }>(
@@ -430,7 +462,7 @@ export class ProvisioningStore {
     if (!job) throw new LeaseLostError(lease);
     return {
       lease,
-      job: { carrier: job.carrier, credentialsPublicKey: job.credentials_public_key },
+      job: { carrier: job.carrier, credentialsRecipients: job.credentials_recipients ?? [] },
       rows: rows.map((r) => ({ rowNo: r.row_no, line: r.line, deviceId: r.device_id, plan: r.plan, tasks: r.tasks })),
     };
   }
@@ -487,19 +519,7 @@ export class ProvisioningStore {
   async getJob(id: string): Promise<ProvisioningJobRow | null> {
     const rows = await this.sql<Record<string, unknown>>(`select * from provisioning_job where id = ?`, [id]);
     const row = rows[0];
-    if (!row) return null;
-    return {
-      id: String(row.id),
-      status: row.status as ProvisioningJobStatus,
-      createdBy: String(row.created_by),
-      createdAt: toDate(row.created_at) ?? new Date(0),
-      completedAt: toDate(row.completed_at),
-      rowsTotal: Number(row.rows_total),
-      invalidRows: Number(row.invalid_rows),
-      batchSize: Number(row.batch_size),
-      carrier: (row.carrier as string | null) ?? null,
-      credentialsPublicKey: String(row.credentials_public_key),
-    };
+    return row ? jobRow(row) : null;
   }
 
   /** Sums the batches' counts (kept by their workers) and adds the rows that failed validation. */
@@ -543,6 +563,34 @@ export class ProvisioningStore {
       code: (r.code as string | null) ?? null,
       reason: (r.reason as string | null) ?? null,
     }));
+  }
+
+  /**
+   * The newest jobs a caller may see: its own (by token id), and those whose tenants all lie in
+   * `tenants` (null: every job). Rows summed from the batches' counts, in one query.
+   */
+  async listJobs(
+    visibleTo: { tokenId: string; tenants: readonly string[] | null },
+    limit: number,
+    offset: number,
+  ): Promise<{ job: ProvisioningJobRow; rows: { total: number; pending: number; done: number; failed: number } }[]> {
+    const rows = await this.sql<Record<string, unknown>>(
+      `select j.*,
+              coalesce(sum((b.progress->'rows'->>'pending')::int), 0) as rows_pending,
+              coalesce(sum((b.progress->'rows'->>'done')::int), 0) as rows_done,
+              coalesce(sum((b.progress->'rows'->>'failed')::int), 0) as rows_failed
+       from provisioning_job j left join provisioning_batch b on b.job_id = j.id
+       where j.created_by_token = ? or ?::text[] is null or (j.tenants is not null and cardinality(j.tenants) > 0 and j.tenants <@ ?::text[])
+       group by j.id order by j.created_at desc, j.id limit ? offset ?`,
+      [visibleTo.tokenId, visibleTo.tenants === null ? null : [...visibleTo.tenants], visibleTo.tenants === null ? null : [...visibleTo.tenants], limit, offset],
+    );
+    return rows.map((row) => {
+      const job = jobRow(row);
+      return {
+        job,
+        rows: { total: job.rowsTotal, pending: Number(row.rows_pending), done: Number(row.rows_done), failed: Number(row.rows_failed) + job.invalidRows },
+      };
+    });
   }
 
   /** Stops handing out the job's batches; batches being worked on finish their current stage. */
@@ -604,12 +652,12 @@ export class ProvisioningStore {
   }
 
   /** Sealed credential batches waiting for the requester (not erased until acknowledged). */
-  async pendingCredentials(jobId: string, limit: number): Promise<{ id: string; devices: number; sealed: unknown }[]> {
-    const rows = await this.sql<{ id: string; devices: number; sealed: unknown }>(
+  async pendingCredentials(jobId: string, limit: number): Promise<{ id: string; devices: number; sealed: string }[]> {
+    const rows = await this.sql<{ id: string; devices: number; sealed: string }>(
       `select id, devices, sealed from provisioning_credentials where job_id = ? order by id limit ?`,
       [jobId, limit],
     );
-    return rows.map((r) => ({ id: String(r.id), devices: Number(r.devices), sealed: r.sealed }));
+    return rows.map((r) => ({ id: String(r.id), devices: Number(r.devices), sealed: String(r.sealed) }));
   }
 
   /** Erases acknowledged credential batches; returns how many devices' tokens were erased. */
@@ -620,6 +668,31 @@ export class ProvisioningStore {
       [...ids],
     ]);
     return rows.reduce((sum, r) => sum + Number(r.devices), 0);
+  }
+
+  /**
+   * Which of these ids are taken, as provisioning sees them: a device registered outside
+   * provisioning (any tenant), or one whose ledger or device row is in a tenant outside `tenants`
+   * (null: every tenant). A device provisioned into the caller's tenants is not taken: importing
+   * it again changes nothing.
+   */
+  async devicesInUse(ids: readonly string[], tenants: readonly string[] | null): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.sql<{ id: string; device_tenant: string | null; ledger: boolean; ledger_tenant: string | null }>(
+      `select i.id, d.tenant as device_tenant, p.device_id is not null as ledger, p.tenant as ledger_tenant
+       from unnest(?::text[]) as i(id)
+       left join device d on d.id = i.id
+       left join provisioning_device p on p.device_id = i.id
+       where d.id is not null or p.device_id is not null`,
+      [[...ids]],
+    );
+    const inScope = (tenant: string | null) => tenants === null || (tenant !== null && tenants.includes(tenant));
+    const taken = new Set<string>();
+    for (const row of rows) {
+      if (!row.ledger) taken.add(row.id);
+      else if (!inScope(row.ledger_tenant) || (row.device_tenant !== null && !inScope(row.device_tenant))) taken.add(row.id);
+    }
+    return taken;
   }
 
   /** The ledger entries of some devices (tests, operators). */

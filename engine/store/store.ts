@@ -16,6 +16,7 @@ import { RolloutStore, ThrottleSlots } from './rollouts.ts';
 import { Migration20261122080000_initial } from './migrations/Migration20261122080000_initial.ts';
 import { Migration20261122090000_alerts } from './migrations/Migration20261122090000_alerts.ts';
 import { Migration20261122091000_provisioning } from './migrations/Migration20261122091000_provisioning.ts';
+import { Migration20261203100000_provisioning_ownership } from './migrations/Migration20261203100000_provisioning_ownership.ts';
 
 export interface OpenStoreOptions extends CheckInBatching {
   url: string;
@@ -59,6 +60,7 @@ export class FleetStore {
           { name: 'Migration20261122080000_initial', class: Migration20261122080000_initial },
           { name: 'Migration20261122090000_alerts', class: Migration20261122090000_alerts },
           { name: 'Migration20261122091000_provisioning', class: Migration20261122091000_provisioning },
+          { name: 'Migration20261203100000_provisioning_ownership', class: Migration20261203100000_provisioning_ownership },
         ],
         transactional: true,
         allOrNothing: true,

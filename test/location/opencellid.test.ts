@@ -36,4 +36,15 @@ describe('parseOpenCellIdCsv', () => {
       [7, 'out-of-range', 'lat'],
     ]);
   });
+
+  it('holds rows to the bounds the engine accepts, so a row the engine would refuse fails alone here, not its batch', () => {
+    const text = ['LTE,262,1,3000000000,1,0,11,48,100', 'LTE,262,1,1,1099511627777,0,11,48,100', 'LTE,262,1,1,1,0,11,48,2000000', 'LTE,262,1,1,1,0,11,48,100'].join('\n');
+    const { towers, issues } = parseOpenCellIdCsv(text);
+    expect(towers.map((t) => t.line)).toEqual([4]);
+    expect(issues.map((i) => [i.line, i.code, i.column])).toEqual([
+      [1, 'out-of-range', 'area'],
+      [2, 'out-of-range', 'cell'],
+      [3, 'out-of-range', 'range'],
+    ]);
+  });
 });

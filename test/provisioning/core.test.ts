@@ -1,14 +1,21 @@
 // The provisioning core on its own: log parsing that isolates bad lines, validation against the
 // fleet's profiles, releases and sites, the task graph, backoff, rate limit and sealed credentials.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   PROVISIONING_TASKS,
   TokenBucket,
+  assertCredentialsRecipients,
   backoffDelayMs,
   failedAttempt,
-  generateCredentialsKeyPair,
+  generateCredentialsIdentity,
   initialTaskStates,
+  jobFigures,
   openCredentials,
   parseManufacturingLog,
   parseShipmentLog,
@@ -57,19 +64,11 @@ describe('manufacturing logs', () => {
     expect(failures[1]?.reason).toContain('expected 4 fields');
   });
 
-  it('reads JSON Lines with nested firmware, and a line that is not JSON fails alone', () => {
-    const jsonl = '{"id":"B-1","hardware":"tr","firmware":{"mcu":"1.0.0","ble":"1.0.0"},"iccid":"89"}\nnot json\n{"id":"B-2","hardware":"tr"}\n';
-    const { rows, failures } = parseManufacturingLog(jsonl, 'jsonl');
-    expect(rows[0]).toMatchObject({ id: 'B-1', firmware: { mcu: '1.0.0', ble: '1.0.0' }, iccid: '89', row: 1 });
-    expect(rows[1]).toMatchObject({ id: 'B-2', row: 3 });
-    expect(failures).toMatchObject([{ code: 'malformed-row', row: 2, line: 2 }]);
-  });
-
-  it('never throws, whatever the bytes', () => {
+  it('never throws on any text with a header, and every row or failure has a line', () => {
     fc.assert(
       fc.property(fc.string(), (text) => {
-        const { rows, failures } = parseManufacturingLog(text, 'csv');
-        for (const item of [...rows, ...failures]) expect(item.line).toBeGreaterThan(0);
+        const { rows, failures } = parseManufacturingLog(`id,hardware\n${text}`, 'csv');
+        for (const item of [...rows, ...failures]) expect(item.line).toBeGreaterThan(1);
       }),
     );
   });
@@ -119,6 +118,30 @@ describe('row validation', () => {
   it('a default site serves unshipped devices, and must be declared', () => {
     expect(validate('id,hardware,fw.mcu,fw.ble\nT-1,tr,1.0.0,1.0.0\n', 'id,site\n', 'plant-1').plans[0]?.site).toBe('plant-1');
     expect(validate('id,hardware,fw.mcu,fw.ble\nT-1,tr,1.0.0,1.0.0\n', 'id,site\n', 'nowhere').failures[0]?.code).toBe('unknown-site');
+  });
+
+  it("tells a scoped operator nothing about another tenant: its site is as unknown as a missing one, its device id just 'in use'", () => {
+    const rows = parseManufacturingLog('id,hardware,fw.mcu,fw.ble\nT-1,tr,1.0.0,1.0.0\nT-2,tr,1.0.0,1.0.0\nT-3,tr,1.0.0,1.0.0\n', 'csv').rows;
+    const shipments = parseShipmentLog('id,site\nT-1,depot-9\nT-2,nowhere\nT-3,plant-1\n', 'csv').rows;
+    const { plans, failures } = validateManufacturingRows(rows, shipments, catalog, { tenants: ['acme'], inUse: new Set(['T-3']) });
+    expect(plans).toEqual([]);
+    expect(failures.map((f) => [f.deviceId, f.code])).toEqual([
+      ['T-1', 'unknown-site'],
+      ['T-2', 'unknown-site'],
+      ['T-3', 'device-exists'],
+    ]);
+    expect(failures[0]?.reason).not.toContain('globex');
+    expect(failures[0]?.reason.replace('depot-9', 'X').replace('shipment row 1', '')).toBe(failures[1]?.reason.replace('nowhere', 'X').replace('shipment row 2', ''));
+    expect(failures[2]?.reason).toBe('device id T-3 is already in use');
+  });
+});
+
+describe('job figures', () => {
+  it('rate from rows the workers settled since creation, ETA from the rest', () => {
+    const figures = jobFigures({ rows: { total: 1000, done: 390, failed: 10 }, invalidRows: 10, createdAt: 0, until: 10_000 });
+    expect(figures).toMatchObject({ settled: 400, ratio: 0.4, elapsedSeconds: 10, rowsPerSecond: 39, etaSeconds: 16 });
+    expect(jobFigures({ rows: { total: 10, done: 0, failed: 0 }, invalidRows: 0, createdAt: 0, until: 5000 })).toMatchObject({ rowsPerSecond: null, etaSeconds: null });
+    expect(jobFigures({ rows: { total: 10, done: 10, failed: 0 }, invalidRows: 0, createdAt: 0, until: 5000 }).etaSeconds).toBe(0);
   });
 });
 
@@ -206,13 +229,33 @@ describe('rate limit', () => {
 });
 
 describe('sealed credentials', () => {
-  it('open only with the matching private key', () => {
-    const recipient = generateCredentialsKeyPair();
-    const other = generateCredentialsKeyPair();
-    const sealed = sealCredentials([{ deviceId: 'T-1', token: 'ffd_secret' }], recipient.publicKey);
-    expect(sealed.data).not.toContain('ffd_secret');
-    expect(Buffer.from(sealed.data, 'base64').toString('latin1')).not.toContain('ffd_secret');
-    expect(openCredentials(sealed, recipient.privateKey)).toEqual([{ deviceId: 'T-1', token: 'ffd_secret' }]);
-    expect(() => openCredentials(sealed, other.privateKey)).toThrow(expect.objectContaining({ code: 'invalid-credentials-key' }));
+  it('are an age file Debian’s age opens with the matching identity, and nothing else does', async () => {
+    const factory = await generateCredentialsIdentity();
+    const other = await generateCredentialsIdentity();
+    const sealed = await sealCredentials([{ deviceId: 'T-1', token: 'ffd_secret' }], [factory.recipient]);
+    expect(sealed).toMatch(/^-----BEGIN AGE ENCRYPTED FILE-----/);
+    expect(Buffer.from(sealed.replace(/-----[^-]+-----/g, ''), 'base64').toString('latin1')).not.toContain('ffd_secret');
+    expect(await openCredentials(sealed, [factory.identity])).toEqual([{ deviceId: 'T-1', token: 'ffd_secret' }]);
+    await expect(openCredentials(sealed, [other.identity])).rejects.toMatchObject({ code: 'invalid-credentials-key' });
+
+    const dir = await mkdtemp(join(tmpdir(), 'fleetform-age-'));
+    try {
+      await writeFile(join(dir, 'factory-key.txt'), `${factory.identity}\n`, { mode: 0o600 });
+      await writeFile(join(dir, 'other-key.txt'), `${other.identity}\n`, { mode: 0o600 });
+      await writeFile(join(dir, 'batch.age'), sealed);
+      const { stdout } = await promisify(execFile)('age', ['-d', '-i', join(dir, 'factory-key.txt'), join(dir, 'batch.age')]);
+      expect(stdout).toBe('{"id":"T-1","token":"ffd_secret"}\n');
+      await expect(promisify(execFile)('age', ['-d', '-i', join(dir, 'other-key.txt'), join(dir, 'batch.age')])).rejects.toThrow();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('are sealed only to native X25519 recipients, refused by code otherwise', async () => {
+    const { recipient } = await generateCredentialsIdentity();
+    expect(() => assertCredentialsRecipients([recipient])).not.toThrow();
+    for (const bad of [[], ['age1notarecipient'], ['ssh-ed25519 AAAA'], [`${recipient.slice(0, -1)}${recipient.endsWith('q') ? 'p' : 'q'}`]]) {
+      expect(() => assertCredentialsRecipients(bad)).toThrow(expect.objectContaining({ code: 'invalid-credentials-key' }));
+    }
   });
 });

@@ -1,11 +1,18 @@
 // Provisioning jobs end to end against a real PostgreSQL and a real engine: bad rows fail alone
-// with their reasons; credentials leave the server once, sealed, and only hashes stay; a
-// re-import changes nothing.
+// with their reasons; credentials leave the server once, sealed with age (Debian's age opens
+// them), and only hashes stay; a re-import changes nothing; logs upload as streams (gzip, `;`,
+// quoted newlines, a BOM) with the rows' own line numbers.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCredentials, type SealedCredentials } from '../../engine/provisioning/index.ts';
-import { hashToken } from '../../engine/service/index.ts';
-import { startCarrierStub, HttpCarrier, type CarrierStub } from '../../engine/service/index.ts';
+import { parseCarrierConfig, parseCredentialsJsonLines } from '../../engine/provisioning/index.ts';
+import { HttpCarrier, hashToken } from '../../engine/service/index.ts';
+import { batchCarrierConfig, startCarrierStub, type CarrierStub } from '../support/carrier.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createFleetRepo, fixtureFleet, type FleetRepo } from '../support/fleet.ts';
 import { ADMIN_TOKEN, eventually, request, startTestEngine, type TestEngine } from '../support/engine.ts';
@@ -18,7 +25,8 @@ interface JobView {
   tasks: Record<string, Record<string, number>>;
   credentialsWaiting: number;
   failures: { log: string; row: number; line: number; deviceId: string | null; task: string | null; code: string | null; reason: string | null }[];
-  credentialsPrivateKey?: string;
+  progress: { settled: number; total: number; rowsPerSecond: number | null; etaSeconds: number | null };
+  credentialsIdentity?: string;
 }
 
 let db: TestDatabase;
@@ -44,19 +52,28 @@ async function finished(id: string): Promise<JobView> {
   }, 60_000);
 }
 
-async function downloadCredentials(id: string, privateKey: string): Promise<Map<string, string>> {
+/** Opens each sealed batch with Debian's age, as a factory would. */
+async function downloadCredentials(id: string, identity: string): Promise<Map<string, string>> {
   const tokens = new Map<string, string>();
-  for (;;) {
-    const page = await request<{ batches: { id: string; sealed: SealedCredentials }[] }>(`${server.url}/v1/provisioning/jobs/${id}/credentials`, { token: ADMIN_TOKEN });
-    if (page.body.batches.length === 0) return tokens;
-    for (const batch of page.body.batches) {
-      for (const credential of openCredentials(batch.sealed, privateKey)) {
-        expect(tokens.has(credential.deviceId)).toBe(false);
-        tokens.set(credential.deviceId, credential.token);
+  const dir = await mkdtemp(join(tmpdir(), 'fleetform-credentials-'));
+  await writeFile(join(dir, 'key.txt'), `${identity}\n`, { mode: 0o600 });
+  try {
+    for (;;) {
+      const page = await request<{ batches: { id: string; sealed: string }[] }>(`${server.url}/v1/provisioning/jobs/${id}/credentials`, { token: ADMIN_TOKEN });
+      if (page.body.batches.length === 0) return tokens;
+      for (const batch of page.body.batches) {
+        await writeFile(join(dir, `${batch.id}.age`), batch.sealed);
+        const { stdout } = await promisify(execFile)('age', ['-d', '-i', join(dir, 'key.txt'), join(dir, `${batch.id}.age`)]);
+        for (const credential of parseCredentialsJsonLines(stdout)) {
+          expect(tokens.has(credential.deviceId)).toBe(false);
+          tokens.set(credential.deviceId, credential.token);
+        }
       }
+      const ack = await request(`${server.url}/v1/provisioning/jobs/${id}/credentials/ack`, { token: ADMIN_TOKEN, body: { ids: page.body.batches.map((b) => b.id) } });
+      expect(ack.status).toBe(200);
     }
-    const ack = await request(`${server.url}/v1/provisioning/jobs/${id}/credentials/ack`, { token: ADMIN_TOKEN, body: { ids: page.body.batches.map((b) => b.id) } });
-    expect(ack.status).toBe(200);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -71,14 +88,14 @@ beforeAll(async () => {
   server = await startTestEngine({
     databaseUrl: db.url,
     repoDir: repo.dir,
-    provisioning: { workers: 2, pollMs: 50, carrier: new HttpCarrier({ url: carrier.url, rateLimit: { perSecond: 100_000, burst: 1000 }, maxBatch: 500 }) },
+    provisioning: { workers: 2, pollMs: 50, carrier: await HttpCarrier.create(parseCarrierConfig('carrier.json', batchCarrierConfig(carrier.url)), () => undefined) },
   });
   await eventually(() => server.engine.revisions.current);
   sql = new pg.Client({ connectionString: db.url });
   await sql.connect();
   logs = generateLogs(5000, 20);
   const created = await createJob({ manufacturing: { format: 'csv', content: logs.manufacturing }, shipments: { format: 'csv', content: logs.shipments } });
-  first = { ...(await finished(created.id)), credentialsPrivateKey: created.credentialsPrivateKey! };
+  first = { ...(await finished(created.id)), credentialsIdentity: created.credentialsIdentity! };
 }, 120_000);
 
 afterAll(async () => {
@@ -120,15 +137,20 @@ describe('a 5,000-row import with 20 bad rows', () => {
     expect([...carrier.requests.values()].every((n) => n === 1)).toBe(true);
   });
 
-  it('hands each device token out once, sealed, and keeps only its hash', async () => {
+  it('shows the figures a person watches: rows settled, rate and time left', () => {
+    expect(first.progress).toMatchObject({ settled: 5000, total: 5000, etaSeconds: 0 });
+    expect(first.progress.rowsPerSecond).toBeGreaterThan(0);
+  });
+
+  it('hands each device token out once, sealed with age, and keeps only its hash', async () => {
     expect(first.credentialsWaiting).toBe(4980);
-    const tokens = await downloadCredentials(first.id, first.credentialsPrivateKey!);
+    const tokens = await downloadCredentials(first.id, first.credentialsIdentity!);
     issued = tokens;
     expect(tokens.size).toBe(4980);
     const hashes = new Map((await deviceRows()).map((r) => [r.id as string, r.token_hash as string]));
     for (const [id, token] of tokens) expect(hashes.get(id)).toBe(hashToken(token));
     // The credentials table held no plaintext and is now empty: a second download gets nothing.
-    expect((await downloadCredentials(first.id, first.credentialsPrivateKey!)).size).toBe(0);
+    expect((await downloadCredentials(first.id, first.credentialsIdentity!)).size).toBe(0);
     const again = await request<JobView>(`${server.url}/v1/provisioning/jobs/${first.id}`, { token: ADMIN_TOKEN });
     expect(again.body.credentialsWaiting).toBe(0);
   });
@@ -164,13 +186,15 @@ describe('job requests', () => {
     expect(refused.status).toBe(403);
   });
 
-  it('refuses a credentials key that is not X25519, by code', async () => {
-    const refused = await request<{ error: { code: string } }>(`${server.url}/v1/provisioning/jobs`, {
-      token: ADMIN_TOKEN,
-      body: { manufacturing: { content: 'id,hardware\n' }, credentialsPublicKey: 'bm90IGEga2V5' },
-    });
-    expect(refused.status).toBe(400);
-    expect(refused.body.error.code).toBe('invalid-credentials-key');
+  it('refuses credentials recipients that are not X25519 age recipients, by code and field', async () => {
+    for (const body of [
+      { manufacturing: { content: 'id,hardware\n' }, credentialsRecipients: ['age1pq1notsupported'] },
+      { manufacturing: { content: 'id,hardware\n' }, credentialsPublicKey: 'bm90IGEga2V5' },
+    ]) {
+      const refused = await request<{ error: { code: string; field: string } }>(`${server.url}/v1/provisioning/jobs`, { token: ADMIN_TOKEN, body });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.code).toBe('invalid-credentials-key');
+    }
   });
 
   it('refuses a malformed failures page or credentials limit, naming the parameter', async () => {
@@ -193,6 +217,62 @@ describe('job requests', () => {
       body: { manufacturing: { content }, shipments: { content: 'id,site\nX-1,plant-1\nX-2,depot-9\n' } },
     });
     expect(created.status).toBe(201);
-    expect(created.body.failures.map((f) => [f.row, f.code])).toEqual([[2, 'tenant-out-of-scope']]);
+    expect(created.body.failures.map((f) => [f.row, f.code])).toEqual([[2, 'unknown-site']]);
+  });
+});
+
+describe('uploaded logs', () => {
+  async function upload(log: string, bytes: Buffer, query = ''): Promise<{ status: number; body: { id: string; rows: number; failed: number; delimiter: string; error?: { code: string; message: string } } }> {
+    const response = await fetch(`${server.url}/v1/provisioning/uploads?log=${log}${query}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/octet-stream' },
+      body: bytes,
+    });
+    return { status: response.status, body: (await response.json()) as never };
+  }
+
+  it('reads a gzip, semicolon, BOM, quoted-newline factory export as it streams, and its bad rows fail alone with their own lines', async () => {
+    const manufacturing = [
+      '\ufeffid;hardware;notes;fw.mcu;fw.ble;iccid',
+      'UP-1;tr;"line one',
+      'line two; still notes";1.0.0;1.0.0;8903000001',
+      'UP-2;tr;"unclosed;1.0.0;1.0.0;8903000002',
+      'UP-3;tr;ok;1.0.0;1.0.0;8903000003',
+      'UP-4;t\u0000r;nul;1.0.0;1.0.0;8903000004',
+      'UP-5;tr;"a ""quoted"" word";1.0.0;1.0.0;8903000005',
+      '',
+    ].join('\r\n');
+    const m = await upload('manufacturing', gzipSync(Buffer.from(manufacturing)));
+    expect(m.status).toBe(201);
+    expect(m.body).toMatchObject({ rows: 5, failed: 2, delimiter: ';' });
+    const s = await upload('shipments', Buffer.from('id,site\nUP-1,plant-1\nUP-2,plant-1\nUP-3,plant-1\nUP-4,plant-1\nUP-5,plant-1\n'), '&format=csv');
+    expect(s.body).toMatchObject({ rows: 5, failed: 0, delimiter: ',' });
+    const created = await createJob({ manufacturing: { upload: m.body.id }, shipments: { upload: s.body.id } });
+    const done = await finished(created.id);
+    expect(done.rows).toEqual({ total: 5, pending: 0, done: 3, failed: 2 });
+    expect(done.failures.map((f) => [f.row, f.line, f.code])).toEqual([
+      [2, 4, 'malformed-row'],
+      [4, 6, 'malformed-row'],
+    ]);
+    const labels = (await sql.query(`select id, labels->>'iccid' as iccid from device where id like 'UP-%' order by id`)).rows;
+    expect(labels).toEqual([
+      { id: 'UP-1', iccid: '8903000001' },
+      { id: 'UP-3', iccid: '8903000003' },
+      { id: 'UP-5', iccid: '8903000005' },
+    ]);
+    // An upload is read by one job and then gone.
+    const again = await request<{ error: { code: string } }>(`${server.url}/v1/provisioning/jobs`, { token: ADMIN_TOKEN, body: { manufacturing: { upload: m.body.id } } });
+    expect(again.status).toBe(400);
+    expect(again.body.error.code).toBe('unknown-upload');
+  });
+
+  it('refuses a file it cannot read at all, naming the line: UTF-16, a header without an id column', async () => {
+    const utf16 = await upload('manufacturing', Buffer.from('\ufeffid,hardware\n', 'utf16le'));
+    expect(utf16.status).toBe(400);
+    expect(utf16.body.error).toMatchObject({ code: 'invalid-log' });
+    expect(utf16.body.error?.message).toMatch(/line 1: the file is UTF-16/);
+    const wrong = await upload('manufacturing', Buffer.from('serialnumber;model\nA;tr\n'), '&delimiter=,');
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error?.message).toMatch(/line 1: the header has no device id column/);
   });
 });

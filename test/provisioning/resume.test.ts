@@ -4,9 +4,9 @@
 // alone until retried.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCredentials, type SealedCredentials } from '../../engine/provisioning/index.ts';
-import { hashToken } from '../../engine/service/index.ts';
-import { HttpCarrier, startCarrierStub, type CarrierStub } from '../../engine/service/index.ts';
+import { openCredentials, parseCarrierConfig } from '../../engine/provisioning/index.ts';
+import { HttpCarrier, hashToken } from '../../engine/service/index.ts';
+import { batchCarrierConfig, startCarrierStub, type CarrierStub } from '../support/carrier.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createFleetRepo, fixtureFleet, type FleetRepo } from '../support/fleet.ts';
 import { ADMIN_TOKEN, eventually, request, startTestEngine, type TestEngine } from '../support/engine.ts';
@@ -17,7 +17,7 @@ interface JobView {
   status: string;
   rows: { total: number; pending: number; done: number; failed: number };
   failures: { row: number; deviceId: string | null; task: string | null; reason: string | null }[];
-  credentialsPrivateKey?: string;
+  credentialsIdentity?: string;
 }
 
 type Ledger = Record<string, { status: string; attempts: number }>;
@@ -60,12 +60,7 @@ beforeAll(async () => {
       workers: 0,
       leaseMs: 1500,
       pollMs: 50,
-      carrier: new HttpCarrier({
-        url: carrier.url,
-        rateLimit: { perSecond: 100_000, burst: 1000 },
-        retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
-        maxBatch: 100,
-      }),
+      carrier: await HttpCarrier.create(parseCarrierConfig('carrier.json', batchCarrierConfig(carrier.url, { maxSize: 100, maxAttempts: 3 })), () => undefined),
     },
   });
   await eventually(() => server.engine.revisions.current);
@@ -125,8 +120,8 @@ describe('a worker killed mid-job', () => {
     expect([...carrier.requests].filter(([device]) => device.startsWith('TR-')).every(([, n]) => n === 1)).toBe(true);
 
     // One token per device in the sealed output, matching the stored hash.
-    const page = await request<{ batches: { sealed: SealedCredentials }[] }>(`${server.url}/v1/provisioning/jobs/${id}/credentials?limit=1000`, { token: ADMIN_TOKEN });
-    const issued = page.body.batches.flatMap((b) => openCredentials(b.sealed, created.body.credentialsPrivateKey!));
+    const page = await request<{ batches: { sealed: string }[] }>(`${server.url}/v1/provisioning/jobs/${id}/credentials?limit=1000`, { token: ADMIN_TOKEN });
+    const issued = (await Promise.all(page.body.batches.map((b) => openCredentials(b.sealed, [created.body.credentialsIdentity!])))).flat();
     expect(issued.length).toBe(1000);
     const hashes = new Map(devices.map((d) => [d.id, d.token_hash]));
     for (const credential of issued) expect(hashes.get(credential.deviceId)).toBe(hashToken(credential.token));
